@@ -1,0 +1,59 @@
+# ambient-mesh. `make demo` and `make test` work on a fresh clone (as root): they install what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# A supported Node.js (the machine's if new enough, else a pinned release from the npm registry).
+NODE_BIN := $(shell scripts/node-env.sh)
+ifeq ($(NODE_BIN),)
+$(error could not find or bootstrap Node.js; see scripts/node-env.sh)
+endif
+export PATH := $(NODE_BIN):$(PATH)
+export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
+export NODE_OPTIONS := --disable-warning=ExperimentalWarning
+VITEST := node_modules/.bin/vitest
+
+.PHONY: help deps node_modules tools typecheck check-deps unit e2e test demo lab-up lab-down clean
+
+help:
+	@echo "make demo      bring up the lab cluster (2 nodes), deploy sample apps, show a cross-node request"
+	@echo "make test      install everything, then run every test (unit + root/netns e2e)"
+	@echo "make unit      fast tests only (no root needed)"
+	@echo "make lab-up / make lab-down   the lab cluster alone"
+
+deps:
+	@scripts/install-deps.sh
+
+node_modules: node_modules/.installed
+node_modules/.installed: package.json package-lock.json lib/netns/native/binding.gyp $(wildcard lib/netns/native/src/*)
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+tools: deps
+	@e2e/lab/build-tools.sh >/dev/null
+
+typecheck: node_modules
+	node_modules/.bin/tsc -p tsconfig.json
+
+check-deps: node_modules
+	node scripts/check-deps.ts
+
+unit: node_modules typecheck check-deps
+	$(VITEST) run --project unit
+
+e2e: deps node_modules tools
+	$(VITEST) run --project e2e
+
+test: deps node_modules tools typecheck check-deps
+	$(VITEST) run
+
+demo: deps node_modules tools
+	node e2e/lab/demo.ts
+
+lab-up: deps node_modules tools
+	e2e/lab/lab up
+
+lab-down: node_modules
+	e2e/lab/lab down
+
+clean:
+	rm -rf node_modules lib/netns/native/build

@@ -1,0 +1,154 @@
+// The kubelet stand-in of one lab node (a host process): keeps the Node Ready, runs the pods bound
+// to it through PodRuntime, reports their status, and runs the node's kube-proxy stand-in.
+import { mkdirSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { KubeClient, KubeError } from '../kube-client.ts';
+import { startKubeProxy } from './kube-proxy.ts';
+import { heartbeat } from './node-status.ts';
+import { buildPodStatus } from './pod-status.ts';
+import { PodRuntime } from './pod-runtime.ts';
+import type { Pod, PodRecord } from './types.ts';
+
+const { values: opt } = parseArgs({
+  options: {
+    node: { type: 'string' },
+    netns: { type: 'string' },
+    prefix: { type: 'string' },
+    'run-id': { type: 'string' },
+    kubeconfig: { type: 'string' },
+    'proxy-kubeconfig': { type: 'string' },
+    'cni-conf-dir': { type: 'string' },
+    'cni-bin-dir': { type: 'string', multiple: true, default: [] },
+    'pods-dir': { type: 'string' },
+    'internal-ip': { type: 'string' },
+    'pod-cidr': { type: 'string' },
+    'kube-version': { type: 'string', default: 'v1.35.4' },
+  },
+});
+function need(k: keyof typeof opt): string {
+  const v = opt[k];
+  if (typeof v !== 'string' || !v) {
+    console.error(`kubelet: --${k} is required`);
+    process.exit(2);
+  }
+  return v;
+}
+const nodeName = need('node');
+const internalIp = need('internal-ip');
+const podsDir = need('pods-dir');
+mkdirSync(podsDir, { recursive: true });
+
+function log(msg: string, fields: Record<string, unknown> = {}): void {
+  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), node: nodeName, msg, ...fields })}\n`);
+}
+
+const client = new KubeClient(need('kubeconfig'));
+const info = { name: nodeName, internalIp, podCidr: need('pod-cidr'), kubeletVersion: opt['kube-version'] ?? 'v1.35.4' };
+
+// Status writes are coalesced per pod: the newest record wins, one request in flight per pod.
+const pendingStatus = new Map<string, PodRecord>();
+const inflight = new Set<string>();
+async function flushStatus(uid: string): Promise<void> {
+  if (inflight.has(uid)) return;
+  const rec = pendingStatus.get(uid);
+  if (!rec) return;
+  pendingStatus.delete(uid);
+  inflight.add(uid);
+  try {
+    const status = buildPodStatus(rec, internalIp, new Date().toISOString());
+    await client.request('PATCH', `/api/v1/namespaces/${rec.namespace}/pods/${rec.name}/status`,
+      { metadata: { uid: rec.uid }, status }, 'application/merge-patch+json');
+  } catch (err) {
+    if (!(err instanceof KubeError && (err.status === 404 || err.status === 409))) log('status update failed', { pod: rec.name, error: (err as Error).message });
+  } finally {
+    inflight.delete(uid);
+    if (pendingStatus.has(uid)) void flushStatus(uid);
+  }
+}
+
+const runtime = new PodRuntime({
+  nodeName,
+  nodeNetns: need('netns'),
+  prefix: need('prefix'),
+  runId: need('run-id'),
+  cniConfDir: need('cni-conf-dir'),
+  extraCniBinDirs: opt['cni-bin-dir'] ?? [],
+  podsDir,
+  log,
+  onChange: (rec) => {
+    pendingStatus.set(rec.uid, rec);
+    void flushStatus(rec.uid);
+  },
+});
+
+async function finishDeletion(pod: Pod): Promise<void> {
+  const uid = pod.metadata.uid!;
+  await runtime.stop(uid, pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 5);
+  try {
+    await client.request('DELETE', `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`,
+      { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid } });
+  } catch (err) {
+    if (!(err instanceof KubeError && (err.status === 404 || err.status === 409))) log('pod delete failed', { pod: pod.metadata.name, error: (err as Error).message });
+  }
+  log('pod removed', { pod: `${pod.metadata.namespace}/${pod.metadata.name}` });
+}
+
+function syncPod(pod: Pod): void {
+  const uid = pod.metadata.uid;
+  if (!uid || pod.spec.hostNetwork) return;
+  if (pod.metadata.deletionTimestamp) {
+    void finishDeletion(pod);
+    return;
+  }
+  const phase = (pod.status as { phase?: string } | undefined)?.phase;
+  if (!runtime.get(uid) && phase !== 'Succeeded' && phase !== 'Failed') {
+    log('starting pod', { pod: `${pod.metadata.namespace}/${pod.metadata.name}` });
+    void runtime.start(pod).catch((err: Error) => log('pod start failed', { pod: pod.metadata.name, error: err.message }));
+  }
+}
+
+const stopPods = client.informer<Pod>(`/api/v1/pods?fieldSelector=spec.nodeName%3D${nodeName}`, {
+  onSync: (pods) => {
+    const live = new Set(pods.map((p) => p.metadata.uid));
+    for (const uid of runtime.uids()) if (!live.has(uid)) void runtime.stop(uid, 2);
+    for (const p of pods) syncPod(p);
+  },
+  onEvent: (ev) => {
+    if (ev.type === 'DELETED') void runtime.stop(ev.object.metadata.uid!, 2);
+    else syncPod(ev.object);
+  },
+  onError: (err) => log('pod watch error', { error: err.message }),
+});
+
+const stopProxy = startKubeProxy({
+  kubeconfig: opt['proxy-kubeconfig'] ?? need('kubeconfig'),
+  nodeNetns: need('netns'),
+  podCidr: info.podCidr,
+  log,
+});
+
+async function beat(): Promise<void> {
+  try {
+    await heartbeat(client, info);
+  } catch (err) {
+    log('heartbeat failed', { error: (err as Error).message });
+  }
+}
+await beat();
+const timer = setInterval(() => void beat(), 10_000);
+log('kubelet stand-in running');
+
+let shuttingDown = false;
+async function shutdown(signal: string): Promise<void> {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  log('shutting down', { signal });
+  clearInterval(timer);
+  stopPods();
+  stopProxy();
+  await runtime.stopAll();
+  client.close();
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

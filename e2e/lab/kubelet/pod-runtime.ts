@@ -1,0 +1,257 @@
+// Runs pods as processes: a netns per pod made by the node's CNI chain, one process per container
+// (a lab image) started inside it, restarted per restartPolicy, and everything torn down on delete.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { CNI_BIN_DIR, LAB_RUN_ENV, REPO_ROOT } from '../config.ts';
+import { run } from '../exec.ts';
+import { resolveImage } from '../images/catalogue.ts';
+import { cniAdd, cniDel, loadConflist, type CniRuntimeArgs } from './cni.ts';
+import type { Container, Pod, PodRecord } from './types.ts';
+
+export interface RuntimeConfig {
+  nodeName: string;
+  nodeNetns: string;
+  prefix: string;
+  runId: string;
+  cniConfDir: string;
+  /** Extra CNI plugin dirs searched before Debian's (our own plugin, later). */
+  extraCniBinDirs: string[];
+  /** Where pods' logs and the exec index (`<ns>_<name>.json`) live. */
+  podsDir: string;
+  onChange: (rec: PodRecord) => void;
+  log: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+interface Running {
+  child?: ChildProcess;
+  logStream?: WriteStream;
+  restartTimer?: NodeJS.Timeout;
+  backoffMs: number;
+}
+
+export function podNetnsName(prefix: string, uid: string): string {
+  return `${prefix}-p${uid.replace(/-/g, '').slice(0, 10)}`;
+}
+
+export class PodRuntime {
+  private readonly records = new Map<string, PodRecord>();
+  private readonly running = new Map<string, Map<string, Running>>();
+  private readonly stopping = new Set<string>();
+
+  private readonly cfg: RuntimeConfig;
+
+  constructor(cfg: RuntimeConfig) {
+    this.cfg = cfg;
+  }
+
+  get(uid: string): PodRecord | undefined {
+    return this.records.get(uid);
+  }
+
+  uids(): string[] {
+    return [...this.records.keys()];
+  }
+
+  private cniRuntime(pod: { uid: string; namespace: string; name: string }, netns: string): CniRuntimeArgs {
+    return {
+      containerId: pod.uid,
+      netnsPath: `/run/netns/${netns}`,
+      ifName: 'eth0',
+      args: {
+        IgnoreUnknown: 'true',
+        K8S_POD_NAMESPACE: pod.namespace,
+        K8S_POD_NAME: pod.name,
+        K8S_POD_INFRA_CONTAINER_ID: pod.uid,
+        K8S_POD_UID: pod.uid,
+      },
+    };
+  }
+
+  private cniEnv(): { nodeNetns: string; binDirs: string[] } {
+    return { nodeNetns: this.cfg.nodeNetns, binDirs: [...this.cfg.extraCniBinDirs, CNI_BIN_DIR] };
+  }
+
+  /** Creates the sandbox and starts the containers. Safe to call once per pod uid. */
+  async start(pod: Pod): Promise<void> {
+    const uid = pod.metadata.uid;
+    if (!uid || this.records.has(uid)) return;
+    const rec: PodRecord = {
+      uid,
+      namespace: pod.metadata.namespace ?? 'default',
+      name: pod.metadata.name,
+      netns: podNetnsName(this.cfg.prefix, uid),
+      startTime: new Date().toISOString(),
+      restartPolicy: pod.spec.restartPolicy ?? 'Always',
+      containers: pod.spec.containers.map((c) => ({
+        name: c.name,
+        image: c.image,
+        state: { kind: 'waiting', reason: 'ContainerCreating' },
+        ready: false,
+        restartCount: 0,
+      })),
+    };
+    this.records.set(uid, rec);
+    this.running.set(uid, new Map());
+    this.cfg.onChange(rec);
+    try {
+      run(['ip', 'netns', 'add', rec.netns]);
+      run(['ip', '-n', rec.netns, 'link', 'set', 'lo', 'up']);
+      const result = await cniAdd(loadConflist(this.cfg.cniConfDir), this.cniRuntime(rec, rec.netns), this.cniEnv());
+      const ip = result.ips?.[0]?.address.split('/')[0];
+      if (!ip) throw new Error('CNI ADD returned no IP address');
+      rec.podIp = ip;
+    } catch (err) {
+      rec.sandboxError = `failed to create pod sandbox: ${(err as Error).message}`;
+      this.cfg.log('sandbox failed', { pod: `${rec.namespace}/${rec.name}`, error: (err as Error).message });
+      this.cfg.onChange(rec);
+      return;
+    }
+    if (this.stopping.has(uid)) return;
+    writeFileSync(join(this.cfg.podsDir, `${rec.namespace}_${rec.name}.json`),
+      JSON.stringify({ uid, netns: rec.netns, podIp: rec.podIp, node: this.cfg.nodeName }));
+    for (const c of pod.spec.containers) this.startContainer(pod, rec, c);
+    this.cfg.onChange(rec);
+  }
+
+  private startContainer(pod: Pod, rec: PodRecord, spec: Container): void {
+    const cr = rec.containers.find((c) => c.name === spec.name);
+    const slot = this.running.get(rec.uid);
+    if (!cr || !slot || this.stopping.has(rec.uid)) return;
+    const image = resolveImage(spec.image);
+    if ('error' in image) {
+      cr.state = { kind: 'waiting', reason: 'ErrImagePull', message: image.error };
+      return;
+    }
+    const program = isAbsolute(image.program) ? image.program : join(REPO_ROOT, image.program);
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      NODE_OPTIONS: process.env.NODE_OPTIONS,
+      [LAB_RUN_ENV]: this.cfg.runId,
+      POD_NAME: rec.name,
+      POD_NAMESPACE: rec.namespace,
+      POD_UID: rec.uid,
+      NODE_NAME: this.cfg.nodeName,
+      POD_IP: rec.podIp,
+      POD_LABELS: JSON.stringify(pod.metadata.labels ?? {}),
+      SERVICE_ACCOUNT: pod.spec.serviceAccountName ?? 'default',
+    };
+    for (const e of spec.env ?? []) {
+      if (e.value !== undefined) env[e.name] = e.value;
+      else if (e.valueFrom?.fieldRef) env[e.name] = fieldRef(pod, rec, e.valueFrom.fieldRef.fieldPath);
+    }
+    const r: Running = slot.get(spec.name) ?? { backoffMs: 1000 };
+    slot.set(spec.name, r);
+    const logDir = join(this.cfg.podsDir, `${rec.namespace}_${rec.name}_${rec.uid}`);
+    mkdirSync(logDir, { recursive: true });
+    r.logStream ??= createWriteStream(join(logDir, `${spec.name}.log`), { flags: 'a' });
+    const child = spawn('nsenter', [`--net=/run/netns/${rec.netns}`, '--', process.execPath, program, ...(spec.args ?? [])], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    r.child = child;
+    const startedAt = new Date().toISOString();
+    cr.state = { kind: 'running', startedAt };
+    cr.ready = false;
+    child.stderr?.pipe(r.logStream, { end: false });
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      r.logStream?.write(`${line}\n`);
+      if (!cr.ready && /"msg"\s*:\s*"ready"/.test(line)) {
+        cr.ready = true;
+        r.backoffMs = 1000;
+        this.cfg.onChange(rec);
+      }
+    });
+    child.on('error', (err) => this.cfg.log('container failed to start', { pod: rec.name, container: spec.name, error: err.message }));
+    child.on('exit', (code, signal) => {
+      if (r.child !== child) return;
+      r.child = undefined;
+      const term = {
+        kind: 'terminated' as const,
+        exitCode: code ?? 137,
+        reason: code === 0 ? 'Completed' : signal ? `Signal ${signal}` : 'Error',
+        startedAt,
+        finishedAt: new Date().toISOString(),
+      };
+      cr.ready = false;
+      cr.state = term;
+      if (this.stopping.has(rec.uid)) return;
+      const restart = rec.restartPolicy === 'Always' || (rec.restartPolicy === 'OnFailure' && term.exitCode !== 0);
+      this.cfg.log('container exited', { pod: `${rec.namespace}/${rec.name}`, container: spec.name, code, signal, restart });
+      if (restart) {
+        cr.lastTerminated = term;
+        cr.state = { kind: 'waiting', reason: 'CrashLoopBackOff', message: `back-off ${r.backoffMs}ms restarting failed container ${spec.name}` };
+        r.restartTimer = setTimeout(() => {
+          cr.restartCount++;
+          this.startContainer(pod, rec, spec);
+          this.cfg.onChange(rec);
+        }, r.backoffMs);
+        r.backoffMs = Math.min(r.backoffMs * 2, 30_000);
+      }
+      this.cfg.onChange(rec);
+    });
+  }
+
+  /** Stops the containers (SIGTERM, then SIGKILL after the grace period), runs CNI DEL, removes the netns. */
+  async stop(uid: string, graceSeconds = 5): Promise<void> {
+    const rec = this.records.get(uid);
+    if (!rec || this.stopping.has(uid)) return;
+    this.stopping.add(uid);
+    const slot = this.running.get(uid) ?? new Map<string, Running>();
+    const exits: Promise<void>[] = [];
+    for (const r of slot.values()) {
+      if (r.restartTimer) clearTimeout(r.restartTimer);
+      const child = r.child;
+      if (!child || child.pid === undefined) continue;
+      exits.push(new Promise<void>((resolve) => {
+        const kill = (sig: NodeJS.Signals) => {
+          try {
+            process.kill(-child.pid!, sig);
+          } catch {
+            /* already gone */
+          }
+        };
+        const timer = setTimeout(() => kill('SIGKILL'), Math.min(graceSeconds, 10) * 1000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        kill('SIGTERM');
+      }));
+    }
+    await Promise.all(exits);
+    for (const r of slot.values()) r.logStream?.end();
+    if (rec.podIp !== undefined || rec.sandboxError) {
+      const errors = await cniDel(loadConflist(this.cfg.cniConfDir), this.cniRuntime(rec, rec.netns), this.cniEnv());
+      for (const e of errors) this.cfg.log('CNI DEL failed', { pod: `${rec.namespace}/${rec.name}`, error: e.message });
+    }
+    run(['ip', 'netns', 'del', rec.netns], { allowFail: true });
+    rmSync(join(this.cfg.podsDir, `${rec.namespace}_${rec.name}.json`), { force: true });
+    this.records.delete(uid);
+    this.running.delete(uid);
+    this.stopping.delete(uid);
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.uids().map((u) => this.stop(u, 2)));
+  }
+}
+
+function fieldRef(pod: Pod, rec: PodRecord, path: string): string {
+  switch (path) {
+    case 'metadata.name': return rec.name;
+    case 'metadata.namespace': return rec.namespace;
+    case 'metadata.uid': return rec.uid;
+    case 'spec.nodeName': return pod.spec.nodeName ?? '';
+    case 'spec.serviceAccountName': return pod.spec.serviceAccountName ?? 'default';
+    case 'status.podIP': return rec.podIp ?? '';
+    default: {
+      const m = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(path);
+      if (m) return (m[1] === 'labels' ? pod.metadata.labels : pod.metadata.annotations)?.[m[2]!] ?? '';
+      return '';
+    }
+  }
+}

@@ -1,0 +1,86 @@
+// Finding and removing what a lab left behind: processes tagged with the run env var, network
+// namespaces and their /run/netns mounts with the lab prefix.
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { LAB_PREFIX, LAB_RUN_ENV } from './config.ts';
+import { run } from './exec.ts';
+
+export interface Leftovers {
+  processes: { pid: number; run: string; cmd: string }[];
+  netns: string[];
+  mounts: string[];
+}
+
+/** Lab processes: their environment carries AMBIENT_LAB_RUN (of `runId`, or of any run). */
+export function labProcesses(runId?: string): Leftovers['processes'] {
+  const out: Leftovers['processes'] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const pid = Number(d);
+    if (pid === process.pid) continue;
+    let env: string;
+    try {
+      env = readFileSync(`/proc/${d}/environ`, 'latin1');
+    } catch {
+      continue;
+    }
+    const entry = env.split('\0').find((e) => e.startsWith(`${LAB_RUN_ENV}=`));
+    if (!entry) continue;
+    const run = entry.slice(LAB_RUN_ENV.length + 1);
+    if (runId !== undefined && run !== runId) continue;
+    let cmd = '';
+    try {
+      cmd = readFileSync(`/proc/${d}/cmdline`, 'latin1').split('\0').join(' ').trim();
+    } catch {
+      /* exited meanwhile */
+    }
+    if (!cmd) continue; // zombie or gone
+    out.push({ pid, run, cmd });
+  }
+  return out;
+}
+
+export function labNetns(prefix = `${LAB_PREFIX}-`): string[] {
+  if (!existsSync('/run/netns')) return [];
+  return readdirSync('/run/netns').filter((n) => n.startsWith(prefix));
+}
+
+export function labMounts(prefix = `${LAB_PREFIX}-`): string[] {
+  return readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[1] ?? '')
+    .filter((m) => m.startsWith(`/run/netns/${prefix}`) || m.startsWith(`/var/run/netns/${prefix}`));
+}
+
+export function leftovers(runId?: string, prefix?: string): Leftovers {
+  return { processes: labProcesses(runId), netns: labNetns(prefix), mounts: labMounts(prefix) };
+}
+
+export async function killProcesses(runId: string | undefined, graceMs = 5000): Promise<void> {
+  const signal = (sig: NodeJS.Signals) => {
+    for (const p of labProcesses(runId)) {
+      try {
+        process.kill(p.pid, sig);
+      } catch {
+        /* gone */
+      }
+    }
+  };
+  signal('SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (labProcesses(runId).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  signal('SIGKILL');
+  const hard = Date.now() + 5000;
+  while (labProcesses(runId).length && Date.now() < hard) await new Promise((r) => setTimeout(r, 50));
+}
+
+export function deleteNetns(prefix: string): void {
+  for (const ns of labNetns(prefix)) {
+    run(['ip', 'netns', 'del', ns], { allowFail: true });
+    // A netns file without its bind mount (crash mid-create) is removed by hand.
+    if (existsSync(`/run/netns/${ns}`)) rmSync(`/run/netns/${ns}`, { force: true });
+  }
+  for (const m of labMounts(prefix)) {
+    run(['umount', '-l', m], { allowFail: true });
+    rmSync(m, { force: true });
+  }
+}
