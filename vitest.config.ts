@@ -7,7 +7,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{lib,ztunnel,cni,waypoint,controller,cli,bench,scripts}/**/*.test.ts'],
+          include: ['{lib,ztunnel,cni,waypoint,controller,cli,bench,scripts,charts}/**/*.test.ts'],
           exclude: ['**/node_modules/**', '**/build/**'],
           testTimeout: 20_000,
         },
