@@ -44,7 +44,8 @@ e2e: deps node_modules tools
 	$(VITEST) run --project e2e
 
 test: deps node_modules tools typecheck check-deps
-	$(VITEST) run
+	$(VITEST) run --project unit
+	$(VITEST) run --project e2e
 
 demo: deps node_modules tools
 	node e2e/lab/demo.ts

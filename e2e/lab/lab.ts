@@ -12,7 +12,7 @@ import { KubeClient, KubeError } from './kube-client.ts';
 import { createPki, writeKubeconfig } from './pki.ts';
 import { pollUntil } from './poll.ts';
 import { isAlive, readState, writeState, type LabState } from './state.ts';
-import { deleteNetns, killProcesses, leftovers, type Leftovers } from './sweep.ts';
+import { deleteNetns, killProcesses, labProcesses, leftovers, type Leftovers } from './sweep.ts';
 import { createFabric, createNodes } from './topology.ts';
 
 export class LabError extends Error {
@@ -32,7 +32,9 @@ export interface UpOptions {
 export function runningLab(): LabState | undefined {
   const s = readState();
   if (!s) return undefined;
-  return s.processes.some((p) => isAlive(p.pid)) ? s : undefined;
+  // Guard against pid reuse: a live pid counts only if it still carries this run's marker.
+  const ours = new Set(labProcesses(s.runId).map((p) => p.pid));
+  return s.processes.some((p) => ours.has(p.pid) && isAlive(p.pid)) ? s : undefined;
 }
 
 export function buildTools(log: (l: string) => void = () => {}): string {
@@ -97,7 +99,10 @@ export async function up(opts: UpOptions = {}): Promise<LabState> {
 
     log(`lab ${runId}: CRDs from charts/base`);
     kubectlSync(state, ['apply', '--server-side', '-f', join(REPO_ROOT, 'charts/base/crds')]);
-    kubectlSync(state, ['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
+    await pollUntil('CRDs to be Established', () => {
+      const crds = JSON.parse(kubectlSync(state, ['get', 'crd', '-o', 'json']).stdout) as { items: { status?: { conditions?: { type: string; status: string }[] } }[] };
+      return crds.items.length > 0 && crds.items.every((c) => c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True'));
+    }, { timeoutMs: 60_000 });
 
     log(`lab ${runId}: ${nodeCount} nodes (network namespaces ${prefix}-*)`);
     const fabric = createFabric(prefix);

@@ -74,5 +74,8 @@ export function createNodes(prefix: string, fabricNs: string, count: number, dir
       if (a !== b) ipn(a.netns, 'route', 'add', b.podCidr, 'via', b.fabricIp, 'dev', 'eth0');
     }
   }
+  // Service VIPs without endpoints must reach the REJECT rule rather than fail routing first;
+  // the fabric has no route onwards, so nothing leaves the lab.
+  for (const n of nodes) ipn(n.netns, 'route', 'add', NET.serviceCidr, 'via', NET.fabricCidr.replace(/\.0\/24$/, '.1'), 'dev', 'eth0');
   return nodes;
 }

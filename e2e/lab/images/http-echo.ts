@@ -1,0 +1,134 @@
+// lab/http-echo: answers every request with who served it and what it received, over HTTP/1.1 and
+// cleartext HTTP/2 (prior knowledge) on the same port. Each connection's first bytes pick the
+// protocol: the HTTP/2 client preface goes to an http2 server, anything else to an http server.
+// An HTTP/1.1 `Upgrade: h2c` is ignored (answered in HTTP/1.1), which RFC 9110 allows.
+//
+// Env: PORT (default 8080, 0 = ephemeral), BIND_ADDRESS (default `::`), LOG_REQUESTS=1 to log each
+// request (off by default: the echo server is also a benchmark baseline).
+import { createServer as createHttpServer, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import {
+  createServer as createH2Server,
+  type Http2ServerRequest,
+  type ServerHttp2Session,
+} from 'node:http2';
+import { createServer as createNetServer, type Socket } from 'node:net';
+import { planEcho, type EchoRequest } from './echo-reply.ts';
+import { exitOnSignal, listen, log, plainAddress, podIdentity, portFromEnv, ready } from './program.ts';
+
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+const SNIFF_TIMEOUT_MS = 30_000;
+
+const identity = podIdentity();
+const logRequests = process.env.LOG_REQUESTS === '1';
+
+/** What the handler needs of a response; http's ServerResponse and http2's compat response both fit. */
+interface Reply {
+  readonly destroyed: boolean;
+  writeHead(status: number, headers: OutgoingHttpHeaders): unknown;
+  end(text: string): unknown;
+  on(event: 'close', listener: () => void): unknown;
+}
+
+function handle(req: IncomingMessage | Http2ServerRequest, res: Reply): void {
+  let bodyBytes = 0;
+  req.on('data', (chunk: Buffer) => (bodyBytes += chunk.length));
+  req.on('error', () => {
+    /* the peer went away; 'close' below cancels any pending reply */
+  });
+  req.on('end', () => {
+    const sock = req.socket;
+    const echo: EchoRequest = {
+      method: req.method ?? '',
+      path: req.url ?? '',
+      headers: req.headers,
+      protocol: req.httpVersion === '2.0' ? 'HTTP/2' : req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1',
+      remoteAddress: plainAddress(sock.remoteAddress),
+      remotePort: sock.remotePort ?? 0,
+      localPort: sock.localPort ?? 0,
+      bodyBytes,
+    };
+    const plan = planEcho(echo, identity);
+    const send = (): void => {
+      if (res.destroyed) return;
+      const text = plan.body ? `${JSON.stringify(plan.body)}\n` : '';
+      const headers: OutgoingHttpHeaders = plan.body
+        ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }
+        : {};
+      res.writeHead(plan.status, headers);
+      res.end(text);
+      if (logRequests) log('info', 'request', { method: echo.method, path: echo.path, protocol: echo.protocol, from: echo.remoteAddress, status: plan.status });
+    };
+    if (plan.delayMs === 0) return send();
+    const timer = setTimeout(send, plan.delayMs);
+    res.on('close', () => clearTimeout(timer));
+  });
+}
+
+const http1 = createHttpServer({ requireHostHeader: false }, handle);
+const http2 = createH2Server({}, handle);
+const sockets = new Set<Socket>();
+const sessions = new Set<ServerHttp2Session>();
+http2.on('session', (s: ServerHttp2Session) => {
+  sessions.add(s);
+  s.on('close', () => sessions.delete(s));
+  s.on('error', () => {
+    /* one bad peer; the session is torn down */
+  });
+});
+
+/** Reads until the bytes either are or cannot be the HTTP/2 preface, then hands the socket over. */
+function dispatch(socket: Socket): void {
+  let head: Buffer = Buffer.alloc(0);
+  const decide = (kind: 'h2' | 'http1'): void => {
+    socket.off('data', onData);
+    socket.off('end', onEnd);
+    socket.setTimeout(0);
+    if (kind === 'h2') {
+      // The http2 session feeds itself whatever is buffered on the socket before it reads the handle.
+      socket.pause();
+      socket.unshift(head);
+      http2.emit('connection', socket);
+    } else {
+      // The http server's parser reads the native handle directly from here on; it never sees the
+      // readable buffer, so the bytes already read are handed to it as a 'data' event.
+      http1.emit('connection', socket);
+      socket.emit('data', head);
+    }
+  };
+  const onData = (chunk: Buffer): void => {
+    head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+    const n = Math.min(head.length, PREFACE.length);
+    if (!head.subarray(0, n).equals(PREFACE.subarray(0, n))) decide('http1');
+    else if (n === PREFACE.length) decide('h2');
+  };
+  const onEnd = (): void => void socket.destroy();
+  socket.on('data', onData);
+  socket.on('end', onEnd);
+  socket.setTimeout(SNIFF_TIMEOUT_MS, () => socket.destroy());
+}
+
+const server = createNetServer((socket) => {
+  sockets.add(socket);
+  socket.on('close', () => sockets.delete(socket));
+  socket.on('error', () => {
+    /* resets are normal for an echo server; nothing to clean up beyond 'close' */
+  });
+  dispatch(socket);
+});
+
+exitOnSignal(async () => {
+  server.close();
+  http1.closeIdleConnections();
+  for (const s of sessions) s.close();
+  // In-flight requests (a /delay/ in progress) get a moment, then everything is cut.
+  const cut = setTimeout(() => {
+    for (const s of sockets) s.destroy();
+  }, 300);
+  const deadline = Date.now() + 600;
+  while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  clearTimeout(cut);
+});
+
+const port = await listen(server, portFromEnv(8080));
+log('info', 'http-echo listening', { port, pod: identity.pod, namespace: identity.namespace });
+ready(port);

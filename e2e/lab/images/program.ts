@@ -1,0 +1,113 @@
+// The container contract every lab image follows: identity from the kubelet stand-in's environment,
+// JSON-line logs on stdout, one `{"msg":"ready","port":N}` line once serving, clean exit on SIGTERM.
+import type { Server } from 'node:net';
+
+export interface PodIdentity {
+  pod: string;
+  namespace: string;
+  node: string;
+  ip: string;
+  labels: Record<string, string>;
+}
+
+export function podIdentity(env: NodeJS.ProcessEnv = process.env): PodIdentity {
+  return {
+    pod: env.POD_NAME ?? '',
+    namespace: env.POD_NAMESPACE ?? '',
+    node: env.NODE_NAME ?? '',
+    ip: env.POD_IP ?? '',
+    labels: parseLabels(env.POD_LABELS),
+  };
+}
+
+/** POD_LABELS is a JSON object; anything else (absent, malformed, non-string values) reads as no labels. */
+export function parseLabels(text: string | undefined): Record<string, string> {
+  if (!text) return {};
+  try {
+    const v: unknown = JSON.parse(text);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return {};
+    const out: Record<string, string> = {};
+    for (const [k, val] of Object.entries(v)) if (typeof val === 'string') out[k] = val;
+    return out;
+  } catch {
+    return {};
+  }
+}
+
+/** `$PORT` as a TCP port; 0 means ephemeral (the real port goes in the ready line). */
+export function portFromEnv(fallback: number, env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.PORT;
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    log('error', 'invalid PORT', { port: raw });
+    process.exit(2);
+  }
+  return n;
+}
+
+// stdout is a pipe under the kubelet stand-in, and pipes are written synchronously on Linux, so
+// lines are not lost when the process exits right after logging.
+export function log(level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> = {}): void {
+  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })}\n`);
+}
+
+/** Exactly the line the kubelet stand-in waits for before it marks the pod Ready. */
+export function ready(port: number | null): void {
+  process.stdout.write(`${JSON.stringify({ msg: 'ready', port })}\n`);
+}
+
+/**
+ * Listens on `BIND_ADDRESS` if set, else on `::` (dual-stack), falling back to 0.0.0.0 where the netns
+ * has IPv6 disabled. Resolves with the bound port.
+ */
+export async function listen(server: Server, port: number, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const hosts = env.BIND_ADDRESS ? [env.BIND_ADDRESS] : ['::', '0.0.0.0'];
+  let lastErr: unknown;
+  for (const host of hosts) {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const onError = (err: Error): void => reject(err);
+        server.once('error', onError);
+        server.listen({ host, port }, () => {
+          server.off('error', onError);
+          resolve();
+        });
+      });
+      const addr = server.address();
+      if (addr === null || typeof addr === 'string') throw new Error('server has no TCP address');
+      return addr.port;
+    } catch (err) {
+      lastErr = err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL') break;
+    }
+  }
+  throw lastErr;
+}
+
+/**
+ * On SIGTERM/SIGINT: run `stop` (close listeners, end connections), then exit 0 as soon as it
+ * settles, or after `graceMs` regardless, so the pod never outlives the kubelet's grace period.
+ */
+export function exitOnSignal(stop: () => Promise<void> | void, graceMs = 800): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    log('info', 'stopping', { signal });
+    setTimeout(() => process.exit(0), graceMs).unref();
+    Promise.resolve()
+      .then(stop)
+      .catch((err: unknown) => log('warn', 'stop failed', { error: (err as Error).message }))
+      .finally(() => process.exit(0));
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+/** Strips the IPv4-mapped prefix a dual-stack socket reports, so addresses compare with pod IPs. */
+export function plainAddress(addr: string | undefined): string {
+  if (!addr) return '';
+  return addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
+}
