@@ -6,6 +6,7 @@ need=(
   iproute2:/usr/sbin/ip
   iptables:/usr/sbin/iptables
   nftables:/usr/sbin/nft
+  ipset:/usr/sbin/ipset
   containernetworking-plugins:/usr/lib/cni/bridge
   util-linux:/usr/bin/nsenter
   openssl:/usr/bin/openssl
