@@ -1,0 +1,66 @@
+// The listeners ztunnel opens *inside* one pod's network namespace (fact sheet §2.5): 15001 outbound,
+// 15006 inbound plaintext and 15008 HBONE on the wildcard address, each with the in-pod mark and
+// SO_REUSEPORT so an old and a new ztunnel can share them during a restart.
+import type net from 'node:net';
+import { listenTcp, NetnsError } from '../../../lib/netns/index.ts';
+
+export const INPOD_MARK = 0x539;
+
+export interface PodPorts {
+  outbound: number;
+  inboundPlaintext: number;
+  hbone: number;
+}
+
+export const ISTIO_POD_PORTS: PodPorts = { outbound: 15001, inboundPlaintext: 15006, hbone: 15008 };
+
+export interface PodListenerHandlers {
+  outbound: (socket: net.Socket) => void;
+  inboundPlaintext: (socket: net.Socket) => void;
+  hbone: (socket: net.Socket) => void;
+}
+
+export interface PodListeners {
+  servers: Record<keyof PodPorts, net.Server>;
+  /** Stops accepting; connections already accepted are left to drain. */
+  close(): void;
+}
+
+/**
+ * Opens the three listeners in the netns behind `netnsFd`. IP_TRANSPARENT is best effort (the
+ * inbound path binds to the client's address when it can); a failure to listen is thrown typed.
+ */
+export function openPodListeners(netnsFd: number, handlers: PodListenerHandlers, opts: { ports?: PodPorts; family?: 4 | 6 } = {}): PodListeners {
+  const ports = opts.ports ?? ISTIO_POD_PORTS;
+  const family = opts.family ?? 4;
+  const address = family === 6 ? '::' : '0.0.0.0';
+  const opened: net.Server[] = [];
+  const open = (port: number, onConnection: (s: net.Socket) => void): net.Server => {
+    const base = { netns: netnsFd, address, port, family, mark: INPOD_MARK, reusePort: true, server: { allowHalfOpen: true, pauseOnConnect: false } };
+    let server: net.Server;
+    try {
+      server = listenTcp({ ...base, transparent: true }, onConnection);
+    } catch (err) {
+      if (!(err instanceof NetnsError) || err.code !== 'EPERM') throw err;
+      server = listenTcp(base, onConnection);
+    }
+    opened.push(server);
+    return server;
+  };
+  try {
+    const servers = {
+      outbound: open(ports.outbound, handlers.outbound),
+      inboundPlaintext: open(ports.inboundPlaintext, handlers.inboundPlaintext),
+      hbone: open(ports.hbone, handlers.hbone),
+    };
+    return {
+      servers,
+      close: () => {
+        for (const s of opened) s.close();
+      },
+    };
+  } catch (err) {
+    for (const s of opened) s.close();
+    throw err;
+  }
+}
