@@ -1,0 +1,329 @@
+// The HBONE server (inbound side of ztunnel): TLS 1.3 + mTLS on sockets the caller accepted (e.g.
+// on a 15008 listener inside a pod netns), HTTP/2 with the fact-sheet settings, and one tunnel per
+// CONNECT stream. The certificate is chosen per connection from the local address, since a listener
+// serves one pod's identity. What to do with a tunnel (policy, upstream dial) is the caller's call.
+import http2 from 'node:http2';
+import type net from 'node:net';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { tlsPeerIdentities, type WorkloadCertificate } from '../identity/certificate.ts';
+import type { SpiffeIdentity } from '../identity/spiffe.ts';
+import type { Logger } from '../log/logger.ts';
+import type { Authority } from './authority.ts';
+import { decideConnect, type ConnectHeaders } from './connect-request.ts';
+import { copyBidirectional, resetStream, type CopyResult } from './copy.ts';
+import { HboneError } from './errors.ts';
+import { startKeepalive } from './keepalive.ts';
+import { checkClientIdentity } from './peer-verify.ts';
+import {
+  ALPN_H2,
+  CONNECTION_WINDOW_SIZE,
+  DEFAULT_KEEPALIVE,
+  HANDSHAKE_TIMEOUT_MS,
+  MAX_SESSION_MEMORY_MB,
+  SERVER_H2_SETTINGS,
+  type KeepaliveOptions,
+} from './settings.ts';
+import { tlsContextOptions } from './tls-context.ts';
+
+export interface SocketAddress {
+  address: string;
+  port: number;
+}
+
+export interface TunnelRequest {
+  authority: Authority;
+  /** `:authority` exactly as received. */
+  rawAuthority: string;
+  /** The client's SPIFFE identity (verified chain, our trust domain). */
+  peerIdentity: SpiffeIdentity;
+  /** The identity this connection was served with. */
+  localIdentity: SpiffeIdentity;
+  headers: ConnectHeaders;
+  /** Local end of the TCP connection (pod IP:15008). */
+  localAddress: SocketAddress;
+  /** The client's address (the peer ztunnel, or its pod). */
+  remoteAddress: SocketAddress;
+  /** Aborted when the client resets the stream or the connection goes away while deciding. */
+  signal: AbortSignal;
+}
+
+export type TunnelDecision =
+  | {
+      kind: 'accept';
+      /** Already connected upstream (e.g. the app socket); the 200 goes out only after this. */
+      upstream: Duplex;
+      /** Extra response headers, e.g. `baggage` describing the destination. */
+      responseHeaders?: Record<string, string>;
+      /** Called once when the tunnel ends, with byte counts and how it ended. */
+      onClose?: (result: CopyResult) => void;
+    }
+  | { kind: 'reject'; status: 400 | 401 | 503; reason: string };
+
+export type ServerEvent =
+  | { kind: 'connection-rejected'; error: HboneError; remoteAddress: SocketAddress; localAddress: SocketAddress }
+  | { kind: 'stream-rejected'; status: number; reason: string; remoteAddress: SocketAddress; localAddress: SocketAddress };
+
+export interface HboneServerOptions {
+  /** The bundle to serve on a connection accepted at `localAddress` (pod IP); undefined refuses it. */
+  getCertificate(localAddress: string): WorkloadCertificate | undefined | Promise<WorkloadCertificate | undefined>;
+  onTunnel(req: TunnelRequest): Promise<TunnelDecision>;
+  /** Accept `host:port` authorities (double-HBONE inner tunnels). Default false: 400. */
+  allowHostnameAuthority?: boolean;
+  handshakeTimeoutMs?: number;
+  /** Keepalive PINGs; false disables them. */
+  keepalive?: KeepaliveOptions | false;
+  log?: Logger;
+  /** Rejections for metrics; each is also logged once at debug level. */
+  onEvent?: (e: ServerEvent) => void;
+}
+
+interface ServerConnection {
+  socket: net.Socket;
+  tls?: tls.TLSSocket;
+  session?: http2.ServerHttp2Session;
+  /** Resolves once the connection is gone (whichever of the TCP or TLS socket closes first). */
+  closed: Promise<void>;
+}
+
+interface PendingHandshake {
+  onSecure(t: tls.TLSSocket): void;
+  onError(err: Error): void;
+}
+
+export class HboneServer {
+  readonly #opts: HboneServerOptions;
+  readonly #connections = new Set<ServerConnection>();
+  // One never-listening tls.Server per certificate bundle: it runs Node's client-certificate
+  // authorization (rejectUnauthorized) that a bare server TLSSocket skips, and owns the context.
+  readonly #tlsServers = new WeakMap<WorkloadCertificate, tls.Server>();
+  // tls.Server reports handshakes through server-wide events; this routes them back per socket.
+  readonly #pending = new WeakMap<net.Socket, PendingHandshake>();
+  readonly #attached = new Set<net.Server>();
+  readonly #onListenerConnection = (s: net.Socket): void => this.handleConnection(s);
+  #closing = false;
+
+  constructor(opts: HboneServerOptions) {
+    this.#opts = opts;
+  }
+
+  /** Serves every connection `server` accepts. */
+  attach(server: net.Server): void {
+    this.#attached.add(server);
+    server.on('connection', this.#onListenerConnection);
+  }
+
+  /** Number of live connections (handshaking or serving). */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /** Serves one accepted TCP connection. Never throws; a bad peer only costs its own connection. */
+  handleConnection(socket: net.Socket): void {
+    const localAddress = { address: socket.localAddress ?? '', port: socket.localPort ?? 0 };
+    const remoteAddress = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+    socket.on('error', () => undefined); // reported through the TLS layer or the close below
+    if (this.#closing || socket.destroyed || !socket.localAddress) {
+      socket.destroy();
+      return;
+    }
+    let markClosed!: () => void;
+    const conn: ServerConnection = { socket, closed: new Promise((r) => (markClosed = r)) };
+    this.#connections.add(conn);
+    const forget = (): void => {
+      this.#connections.delete(conn);
+      markClosed();
+    };
+    socket.once('close', forget);
+    let failed = false;
+    const reject = (error: HboneError): void => {
+      if (failed) return;
+      failed = true;
+      this.#opts.log?.debug({ err: error, code: error.code, src: remoteAddress, dst: localAddress }, 'hbone connection rejected');
+      this.#opts.onEvent?.({ kind: 'connection-rejected', error, remoteAddress, localAddress });
+      conn.session?.destroy();
+      conn.tls?.destroy();
+      socket.destroy();
+      forget();
+    };
+    const start = (cert: WorkloadCertificate | undefined): void => {
+      if (socket.destroyed || failed) return;
+      if (this.#closing) return reject(new HboneError('HBONE_SESSION_CLOSED', 'server is shutting down'));
+      if (!cert) return reject(new HboneError('HBONE_NO_CERTIFICATE', `no certificate for local address ${localAddress.address}`));
+      this.#pending.set(socket, {
+        onSecure: (t) => {
+          this.#pending.delete(socket);
+          conn.tls = t;
+          t.on('error', () => undefined); // the HTTP/2 session reports connection errors
+          t.once('close', forget);
+          this.#onSecure(conn, t, cert, localAddress, remoteAddress, reject);
+        },
+        onError: (err) => {
+          this.#pending.delete(socket);
+          const timeout = (err as NodeJS.ErrnoException).code === 'ERR_TLS_HANDSHAKE_TIMEOUT';
+          // An untrusted client certificate shows up here as "socket hang up": Node destroys the
+          // socket after the handshake without a more specific event.
+          reject(
+            new HboneError(timeout ? 'HBONE_TLS_TIMEOUT' : 'HBONE_TLS_HANDSHAKE', `TLS handshake with ${remoteAddress.address}:${remoteAddress.port} failed: ${err.message}`, {
+              cause: err,
+            }),
+          );
+        },
+      });
+      this.#tlsServerFor(cert).emit('connection', socket);
+    };
+    const lookupFailed = (err: unknown): void => reject(new HboneError('HBONE_NO_CERTIFICATE', `certificate lookup for ${localAddress.address} failed`, { cause: err }));
+    let cert: ReturnType<HboneServerOptions['getCertificate']>;
+    try {
+      cert = this.#opts.getCertificate(localAddress.address);
+    } catch (err) {
+      return lookupFailed(err);
+    }
+    // Lazy loading: the pod's certificate may still be on its way; early bytes wait in the socket
+    // and Node's TLSSocket replays them when it wraps it.
+    if (cert instanceof Promise) cert.then(start, lookupFailed);
+    else start(cert);
+  }
+
+  #tlsServerFor(cert: WorkloadCertificate): tls.Server {
+    let srv = this.#tlsServers.get(cert);
+    if (!srv) {
+      srv = tls.createServer({
+        ...tlsContextOptions(cert),
+        requestCert: true,
+        rejectUnauthorized: true,
+        ALPNProtocols: [ALPN_H2],
+        handshakeTimeout: this.#opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
+      });
+      srv.on('secureConnection', (t: tls.TLSSocket) => this.#pendingFor(t)?.onSecure(t));
+      srv.on('tlsClientError', (err: Error, t: tls.TLSSocket) => this.#pendingFor(t)?.onError(err));
+      this.#tlsServers.set(cert, srv);
+    }
+    return srv;
+  }
+
+  #pendingFor(t: tls.TLSSocket): PendingHandshake | undefined {
+    // Node keeps the wrapped net.Socket as TLSSocket._parent (lib/_tls_wrap.js); it is the only
+    // link from the TLSSocket tls.Server created back to the socket we handed it.
+    const parent = (t as unknown as { _parent?: net.Socket })._parent;
+    return parent ? this.#pending.get(parent) : undefined;
+  }
+
+  #onSecure(
+    conn: ServerConnection,
+    t: tls.TLSSocket,
+    cert: WorkloadCertificate,
+    localAddress: SocketAddress,
+    remoteAddress: SocketAddress,
+    reject: (e: HboneError) => void,
+  ): void {
+    if (t.alpnProtocol !== ALPN_H2) return reject(new HboneError('HBONE_ALPN', `client did not negotiate ALPN h2 (got ${String(t.alpnProtocol)})`));
+    const decision = checkClientIdentity(tlsPeerIdentities(t), cert.identity.trustDomain);
+    if (decision.kind === 'reject') return reject(new HboneError('HBONE_CLIENT_IDENTITY', decision.reason));
+    const peerIdentity = decision.identity;
+    const session = http2.performServerHandshake(t, { settings: SERVER_H2_SETTINGS, maxSessionMemory: MAX_SESSION_MEMORY_MB });
+    conn.session = session;
+    session.on('error', (err) => this.#opts.log?.debug({ err, src: remoteAddress }, 'hbone session error'));
+    session.setLocalWindowSize(CONNECTION_WINDOW_SIZE);
+    if (this.#opts.keepalive !== false) startKeepalive(session, this.#opts.keepalive ?? DEFAULT_KEEPALIVE);
+    session.on('stream', (stream, headers) => {
+      void this.#onStream(stream, headers, { peerIdentity, localIdentity: cert.identity, localAddress, remoteAddress });
+    });
+    if (this.#closing) session.close();
+  }
+
+  async #onStream(
+    stream: http2.ServerHttp2Stream,
+    headers: http2.IncomingHttpHeaders,
+    ctx: { peerIdentity: SpiffeIdentity; localIdentity: SpiffeIdentity; localAddress: SocketAddress; remoteAddress: SocketAddress },
+  ): Promise<void> {
+    stream.on('error', () => undefined); // stream failures surface as the copy result
+    const plan = decideConnect(headers, { allowHostnameAuthority: this.#opts.allowHostnameAuthority ?? false });
+    if (plan.kind === 'reject') return this.#respondError(stream, plan.status, plan.reason, ctx);
+    const abort = new AbortController();
+    const onEarlyClose = (): void => abort.abort(new HboneError('HBONE_STREAM_RESET', 'client closed the stream before the tunnel was set up'));
+    stream.once('close', onEarlyClose);
+    let decision: TunnelDecision;
+    try {
+      decision = await this.#opts.onTunnel({
+        authority: plan.authority,
+        rawAuthority: plan.rawAuthority,
+        peerIdentity: ctx.peerIdentity,
+        localIdentity: ctx.localIdentity,
+        headers: plan.headers,
+        localAddress: ctx.localAddress,
+        remoteAddress: ctx.remoteAddress,
+        signal: abort.signal,
+      });
+    } catch (err) {
+      this.#opts.log?.warn({ err }, 'hbone onTunnel threw; answering 503');
+      decision = { kind: 'reject', status: 503, reason: 'internal error' };
+    } finally {
+      stream.off('close', onEarlyClose);
+    }
+    if (decision.kind === 'reject') return this.#respondError(stream, decision.status, decision.reason, ctx);
+    const { upstream } = decision;
+    if (stream.destroyed || stream.closed) {
+      // The client gave up while we dialled: the app must see an abort, not a clean close.
+      resetStream(upstream);
+      decision.onClose?.({ kind: 'reset', side: 'a', error: undefined, stats: { aToB: 0, bToA: 0 } });
+      return;
+    }
+    stream.respond({ ':status': 200, ...decision.responseHeaders });
+    const copy = copyBidirectional(stream, upstream);
+    const onClose = decision.onClose;
+    if (onClose) void copy.done.then(onClose);
+  }
+
+  #respondError(
+    stream: http2.ServerHttp2Stream,
+    status: number,
+    reason: string,
+    ctx: { localAddress: SocketAddress; remoteAddress: SocketAddress },
+  ): void {
+    this.#opts.log?.debug({ status, reason, src: ctx.remoteAddress, dst: ctx.localAddress }, 'hbone stream rejected');
+    this.#opts.onEvent?.({ kind: 'stream-rejected', status, reason, remoteAddress: ctx.remoteAddress, localAddress: ctx.localAddress });
+    if (stream.destroyed || stream.closed) return;
+    stream.respond({ ':status': status }, { endStream: true });
+    // The answer is complete; close our side so a client that never ends its half cannot pin a
+    // stream slot (RST_STREAM NO_ERROR after a full response is what HTTP/2 servers do).
+    stream.close(http2.constants.NGHTTP2_NO_ERROR);
+  }
+
+  /**
+   * Stops serving: detaches from listeners, refuses new connections, sends GOAWAY on every
+   * connection and resolves when the last one closed (open tunnels finish first).
+   */
+  async close(): Promise<void> {
+    this.#closing = true;
+    for (const s of this.#attached) s.off('connection', this.#onListenerConnection);
+    this.#attached.clear();
+    const closed: Promise<void>[] = [];
+    for (const c of this.#connections) {
+      closed.push(c.closed);
+      if (c.session) c.session.close();
+      else {
+        // Still handshaking (or waiting for its certificate): nothing to drain.
+        c.tls?.destroy();
+        c.socket.destroy();
+      }
+    }
+    await Promise.all(closed);
+  }
+
+  /** Tears every connection down at once (drain deadline passed). */
+  destroy(): void {
+    this.#closing = true;
+    for (const s of this.#attached) s.off('connection', this.#onListenerConnection);
+    this.#attached.clear();
+    for (const c of this.#connections) {
+      c.session?.destroy();
+      c.tls?.destroy();
+      c.socket.destroy();
+    }
+  }
+}
+
+export function createHboneServer(opts: HboneServerOptions): HboneServer {
+  return new HboneServer(opts);
+}
