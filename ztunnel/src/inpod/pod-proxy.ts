@@ -1,0 +1,91 @@
+// One pod's proxy: its listeners inside the pod netns wired to the outbound, inbound-plaintext and
+// HBONE-inbound paths, with every upstream socket created in that netns and marked.
+import { isIPv6 } from 'node:net';
+import type net from 'node:net';
+import { HboneServer, type HbonePool } from '../../../lib/hbone/index.ts';
+import type { Logger } from '../../../lib/log/logger.ts';
+import { connectTcp, getOriginalDst } from '../../../lib/netns/index.ts';
+import type { SecretManager } from '../identity/secret-manager.ts';
+import type { EndpointPicker } from '../proxy/build-request.ts';
+import type { ConnectionManager } from '../proxy/connection-manager.ts';
+import { inboundHandler } from '../proxy/inbound.ts';
+import { inboundPassthroughHandler } from '../proxy/inbound-passthrough.ts';
+import { outboundHandler } from '../proxy/outbound.ts';
+import type { ProxyState } from '../state/proxy-state.ts';
+import { workloadIdentity } from '../state/types.ts';
+import { INPOD_MARK, openPodListeners, type PodListeners, type PodPorts } from './pod-listeners.ts';
+
+export interface PodInfo {
+  uid: string;
+  name: string;
+  namespace: string;
+  serviceAccount: string;
+}
+
+export interface PodProxyDeps {
+  state: ProxyState;
+  network: string;
+  node: string;
+  connections: ConnectionManager;
+  pool: HbonePool;
+  secrets: SecretManager;
+  pick: EndpointPicker;
+  log: Logger;
+  ports?: PodPorts;
+}
+
+export interface PodProxy {
+  pod: PodInfo;
+  listeners: PodListeners;
+  hbone: HboneServer;
+  close(): void;
+}
+
+export function startPodProxy(deps: PodProxyDeps, pod: PodInfo, netnsFd: number): PodProxy {
+  const log = deps.log.child({ pod: `${pod.namespace}/${pod.name}` });
+  const findSelf = () => deps.state.findWorkloadByInfo(pod, deps.node);
+  const family = (ip: string): 4 | 6 => (isIPv6(ip) ? 6 : 4);
+  const originalDst = (s: net.Socket) => {
+    const d = getOriginalDst(s);
+    return { ip: d.address, port: d.port };
+  };
+  const dialTcp = (t: { ip: string; port: number }) =>
+    connectTcp({ netns: netnsFd, family: family(t.ip), mark: INPOD_MARK, host: t.ip, port: t.port, allowHalfOpen: true });
+  // The app should see the real client address: bind a transparent socket to it (best effort).
+  const dialApp = (t: { ip: string; port: number }, clientIp: string) => {
+    if (clientIp && clientIp !== t.ip && family(clientIp) === family(t.ip)) {
+      try {
+        return connectTcp({ netns: netnsFd, family: family(t.ip), mark: INPOD_MARK, transparent: true, freebind: true, bind: { address: clientIp, port: 0 }, host: t.ip, port: t.port, allowHalfOpen: true });
+      } catch (err) {
+        log.debug({ err: (err as Error).message }, 'original source not preserved');
+      }
+    }
+    return dialTcp(t);
+  };
+  const hbone = new HboneServer({
+    getCertificate: async () => {
+      const self = findSelf();
+      return self ? deps.secrets.get(workloadIdentity(self)) : undefined;
+    },
+    onTunnel: inboundHandler({ state: deps.state, network: deps.network, connections: deps.connections, dialApp }),
+    log,
+  });
+  const listeners = openPodListeners(netnsFd, {
+    outbound: outboundHandler({ state: deps.state, network: deps.network, connections: deps.connections, pool: deps.pool, pick: deps.pick, sourceWorkload: findSelf, originalDst, dialTcp }),
+    inboundPlaintext: inboundPassthroughHandler({ state: deps.state, network: deps.network, connections: deps.connections, originalDst, dialApp }),
+    hbone: (s) => hbone.handleConnection(s),
+  }, { ...(deps.ports ? { ports: deps.ports } : {}) });
+  const self = findSelf();
+  if (self) deps.secrets.prefetch(workloadIdentity(self));
+  log.info({ uid: pod.uid }, 'pod proxy started');
+  return {
+    pod,
+    listeners,
+    hbone,
+    close: () => {
+      listeners.close();
+      hbone.destroy();
+      log.info({ uid: pod.uid }, 'pod proxy stopped');
+    },
+  };
+}

@@ -1,0 +1,106 @@
+// Outbound (15001): read the app's original destination, ask buildRequest for a plan, then carry the
+// connection: HBONE through the pool, plain TCP for passthrough and non-mesh workloads, or refuse.
+import type net from 'node:net';
+import { copyBidirectional, formatForwarded, type HbonePool } from '../../../lib/hbone/index.ts';
+import type { ResponseFlag } from '../../../lib/metrics/istio-tcp.ts';
+import type { ProxyState } from '../state/proxy-state.ts';
+import { workloadIdentity, type Workload } from '../state/types.ts';
+import { sourceBaggage } from './baggage.ts';
+import { buildRequest, formatAuthority, type EndpointPicker, type OutboundPlan } from './build-request.ts';
+import type { ConnectionManager } from './connection-manager.ts';
+import { normalise } from './inbound.ts';
+import { peerInfo } from './peer-info.ts';
+
+export interface OutboundDeps {
+  state: ProxyState;
+  network: string;
+  connections: ConnectionManager;
+  pool: HbonePool;
+  pick: EndpointPicker;
+  /** The workload of the pod this listener belongs to (from ZDS + state). */
+  sourceWorkload: () => Workload | undefined;
+  /** Where the app was going (SO_ORIGINAL_DST). */
+  originalDst: (socket: net.Socket) => { ip: string; port: number };
+  /** A TCP socket to `target`, created in the source pod's netns with the in-pod mark. */
+  dialTcp: (target: { ip: string; port: number }) => net.Socket;
+}
+
+function flagOf(err: Error): ResponseFlag {
+  const code = (err as { code?: string }).code ?? '';
+  if (code.includes('TLS') || code.includes('IDENTITY')) return 'TLS_FAILURE';
+  return 'CONNECT';
+}
+
+export function outboundHandler(deps: OutboundDeps): (downstream: net.Socket) => void {
+  return (downstream) => {
+    downstream.on('error', () => {});
+    let target: { ip: string; port: number };
+    try {
+      target = deps.originalDst(downstream);
+    } catch {
+      downstream.destroy();
+      return;
+    }
+    const source = deps.sourceWorkload();
+    const srcAddr = `${normalise(downstream.remoteAddress ?? '')}:${downstream.remotePort ?? 0}`;
+    const access = { direction: 'outbound' as const, src: { addr: srcAddr, ...(source ? { workload: source.name, namespace: source.namespace, identity: workloadIdentity(source) } : {}) } };
+    const baseMetric = { reporter: 'source' as const, source: { ...peerInfo(source), ...(source ? { principal: workloadIdentity(source) } : {}) } };
+    if (!source) {
+      deps.connections.reject({ ...baseMetric, destination: {}, mutualTls: false }, { ...access, dst: { addr: formatAuthority(target.ip, target.port) } }, 'source workload is not known yet', 'CONNECT');
+      downstream.resetAndDestroy();
+      return;
+    }
+    const plan: OutboundPlan = buildRequest(deps.state, source, target, deps.pick);
+    if (plan.kind === 'reject') {
+      deps.connections.reject({ ...baseMetric, destination: {}, mutualTls: false }, { ...access, dst: { addr: formatAuthority(target.ip, target.port) } }, plan.reason, 'CONNECT');
+      downstream.resetAndDestroy();
+      return;
+    }
+    const svc = plan.service;
+    const destination = {
+      ...peerInfo(plan.destination),
+      ...(plan.destination && plan.kind === 'hbone' ? { principal: workloadIdentity(plan.destination) } : {}),
+      ...(svc ? { service: svc.hostname, serviceNamespace: svc.namespace, serviceName: svc.name } : {}),
+    };
+    const metric = { ...baseMetric, destination, mutualTls: plan.kind === 'hbone' };
+    const dst = {
+      addr: `${plan.connectAddress.ip}:${plan.connectAddress.port}`,
+      ...(plan.kind === 'hbone' ? { hboneAddr: plan.authority } : {}),
+      ...(svc ? { service: svc.hostname } : {}),
+      ...(plan.destination ? { workload: plan.destination.name, namespace: plan.destination.namespace } : {}),
+      ...(plan.kind === 'hbone' && plan.destination ? { identity: workloadIdentity(plan.destination) } : {}),
+    };
+    const upstreamP: Promise<import('node:stream').Duplex> =
+      plan.kind === 'hbone'
+        ? deps.pool.connect({
+            key: { srcIdentity: workloadIdentity(source), dstIdentities: plan.expectedIdentities, dstAddress: formatAuthority(plan.connectAddress.ip, plan.connectAddress.port), srcAddress: source.addresses[0] ?? '' },
+            authority: plan.authority,
+            headers: { baggage: sourceBaggage(source), forwarded: formatForwarded(normalise(downstream.remoteAddress ?? ''), downstream.remotePort ?? 0, svc?.hostname) },
+            connectSocket: () => deps.dialTcp(plan.connectAddress),
+          })
+        : new Promise((resolve, reject) => {
+            const s = deps.dialTcp(plan.connectAddress);
+            s.once('connect', () => resolve(s));
+            s.once('error', reject);
+          });
+    upstreamP.then(
+      (upstream) => {
+        if (downstream.destroyed) {
+          upstream.destroy();
+          return;
+        }
+        const copy = copyBidirectional(downstream, upstream);
+        const tracked = deps.connections.open({ direction: 'outbound', metric, access: { ...access, dst }, close: () => copy.abort() });
+        void copy.done.then((result) => {
+          // a = the app (downstream): what it sent went upstream.
+          deps.connections.addBytes(tracked, result.stats.aToB, result.stats.bToA);
+          deps.connections.finish(tracked, result.kind === 'reset' ? `reset (${result.side})` : undefined);
+        });
+      },
+      (err: Error) => {
+        deps.connections.reject(metric, { ...access, dst }, err.message, flagOf(err));
+        downstream.resetAndDestroy();
+      },
+    );
+  };
+}
