@@ -1,49 +1,10 @@
 // `make demo`: a 2-node lab, two sample apps, and one cross-node request, printed for a person.
 import { down, exec, kubectl, runningLab, up } from './lab.ts';
 import { pollUntil } from './poll.ts';
+import { isReady, sampleApps, type PodJson } from './sample-apps.ts';
 
 const NS = 'demo';
-const APPS = `
-apiVersion: v1
-kind: Namespace
-metadata: { name: ${NS} }
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: echo, namespace: ${NS} }
-spec:
-  replicas: 2
-  selector: { matchLabels: { app: echo } }
-  template:
-    metadata: { labels: { app: echo, version: v1 } }
-    spec:
-      topologySpreadConstraints:
-      - { maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, labelSelector: { matchLabels: { app: echo } } }
-      containers: [{ name: echo, image: lab/http-echo, ports: [{ containerPort: 8080 }] }]
----
-apiVersion: v1
-kind: Service
-metadata: { name: echo, namespace: ${NS} }
-spec: { selector: { app: echo }, ports: [{ name: http, port: 80, targetPort: 8080 }] }
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: client, namespace: ${NS} }
-spec:
-  replicas: 1
-  selector: { matchLabels: { app: client } }
-  template:
-    metadata: { labels: { app: client } }
-    spec:
-      nodeSelector: { kubernetes.io/hostname: node1 }
-      containers: [{ name: client, image: lab/sleep }]
-`;
-
-interface PodJson {
-  metadata: { name: string; labels?: Record<string, string> };
-  spec: { nodeName?: string };
-  status: { podIP?: string; conditions?: { type: string; status: string }[] };
-}
+const APPS = sampleApps(NS);
 
 function pods(): PodJson[] {
   return (JSON.parse(kubectl(['get', 'pods', '-n', NS, '-o', 'json']).stdout) as { items: PodJson[] }).items;
@@ -57,7 +18,7 @@ async function main(): Promise<void> {
   if (applied.status !== 0) throw new Error(applied.stderr);
   const ready = await pollUntil('demo pods Ready', () => {
     const ps = pods();
-    const ok = ps.length === 3 && ps.every((p) => p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    const ok = ps.length === 3 && ps.every(isReady);
     return ok ? ps : undefined;
   }, { timeoutMs: 90_000 });
 

@@ -3,51 +3,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { down, exec, kubectl, podRef, runningLab, up } from './lab.ts';
 import { pollUntil } from './poll.ts';
+import { isReady as ready, sampleApps, type PodJson } from './sample-apps.ts';
 import { labNetns, leftovers } from './sweep.ts';
 import type { LabState } from './state.ts';
 
 const NS = 'labtest';
 
-const APPS = `
-apiVersion: v1
-kind: Namespace
-metadata: { name: ${NS} }
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: echo, namespace: ${NS} }
-spec:
-  replicas: 2
-  selector: { matchLabels: { app: echo } }
-  template:
-    metadata: { labels: { app: echo, version: v1 } }
-    spec:
-      topologySpreadConstraints:
-      - { maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, labelSelector: { matchLabels: { app: echo } } }
-      containers:
-      - { name: echo, image: lab/http-echo, ports: [{ containerPort: 8080 }] }
----
-apiVersion: v1
-kind: Service
-metadata: { name: echo, namespace: ${NS} }
-spec:
-  selector: { app: echo }
-  ports: [{ name: http, port: 80, targetPort: 8080 }]
----
-apiVersion: v1
-kind: Pod
-metadata: { name: client, namespace: ${NS}, labels: { app: client } }
-spec:
-  nodeSelector: { kubernetes.io/hostname: node1 }
-  containers:
-  - { name: client, image: lab/sleep }
-`;
-
-interface PodJson {
-  metadata: { name: string };
-  spec: { nodeName?: string };
-  status: { podIP?: string; phase?: string; conditions?: { type: string; status: string }[]; containerStatuses?: { state?: { waiting?: { reason?: string; message?: string } } }[] };
-}
+const APPS = sampleApps(NS);
 
 function getPods(selector: string): PodJson[] {
   const r = kubectl(['get', 'pods', '-n', NS, '-l', selector, '-o', 'json']);
@@ -55,7 +17,6 @@ function getPods(selector: string): PodJson[] {
   return (JSON.parse(r.stdout) as { items: PodJson[] }).items;
 }
 
-const ready = (p: PodJson) => p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 
 function curlJson(url: string): { pod: string; node: string; labels: Record<string, string> } {
   const r = exec(NS, 'client', ['curl', '-sS', '--max-time', '5', url]);

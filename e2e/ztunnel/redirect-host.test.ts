@@ -3,7 +3,6 @@
 // itself opens to an enrolled pod must reach the app directly (source 169.254.7.127); to a pod not
 // in the set it is captured to 15006 like any other inbound traffic. Nothing touches the root
 // netns; both namespaces are deleted afterwards, also on failure. Needs root.
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,29 +16,11 @@ import {
   type RedirectFlavour,
 } from '../../lib/redirect/index.ts';
 import { pollUntil } from '../lab/poll.ts';
+import { requireRoot, run, type Ns } from './netns-harness.ts';
 
 const NODE_V4 = '198.51.100.1';
 const POD_V4 = '198.51.100.2';
 const APP_PORT = 8080;
-
-function requireRoot(): void {
-  if (process.getuid?.() !== 0) {
-    throw new Error('e2e/ztunnel/redirect-host.test.ts must run as root: it creates network namespaces, veth pairs and netfilter rules');
-  }
-}
-
-function run(argv: string[]): string {
-  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 30_000 });
-  if (r.error) throw r.error;
-  if (r.status !== 0) throw new Error(`${argv.join(' ')} exited with ${r.status}: ${r.stderr.trim()}`);
-  return r.stdout;
-}
-
-interface Ns {
-  name: string;
-  path: string;
-  sh(argv: string[]): string;
-}
 
 describe.each(['iptables', 'nftables'] as const)('node probe SNAT, %s flavour (root)', (flavour: RedirectFlavour) => {
   const id = randomBytes(3).toString('hex');
@@ -95,7 +76,7 @@ describe.each(['iptables', 'nftables'] as const)('node probe SNAT, %s flavour (r
   };
 
   beforeAll(() => {
-    requireRoot();
+    requireRoot('e2e/ztunnel/redirect-host.test.ts');
     node = ns('node');
     pod = ns('pod');
     run(['ip', '-n', pod.name, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', node.name]);

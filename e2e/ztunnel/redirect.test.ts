@@ -2,13 +2,13 @@
 // ztunnel-like listeners (15001, 15006, 15008, 15053, all marked 0x539), and a "remote" netns joined
 // to it by a veth pair. Nothing is routed out of the pair and nothing is added to the root netns;
 // both namespaces are deleted after each flavour, also when a test fails. Needs root.
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectTcp, getOriginalDst, listenTcp } from '../../lib/netns/index.ts';
 import { applyInpodRules, checkInpodRules, removeInpodRules, type RedirectFlavour, type RedirectOptionsInput } from '../../lib/redirect/index.ts';
 import { pollUntil } from '../lab/poll.ts';
+import { netnsHandle, requireRoot, run, type Ns } from './netns-harness.ts';
 
 const MARK = 0x539;
 const POD_V4 = '192.0.2.2';
@@ -18,30 +18,6 @@ const REMOTE_V6 = '2001:db8:7::1';
 const PROBE_V4 = '169.254.7.127';
 const APP_PORT = 8080;
 const OPTS: RedirectOptionsInput = { ipv6: true };
-
-function requireRoot(): void {
-  if (process.getuid?.() !== 0) {
-    throw new Error('e2e/ztunnel/redirect.test.ts must run as root: it creates network namespaces, veth pairs and netfilter rules');
-  }
-}
-
-function run(argv: string[], stdin?: string): string {
-  const r = spawnSync(argv[0]!, argv.slice(1), { input: stdin ?? '', encoding: 'utf8', timeout: 30_000 });
-  if (r.error) throw r.error;
-  if (r.status !== 0) throw new Error(`${argv.join(' ')} exited with ${r.status}: ${r.stderr.trim()}`);
-  return r.stdout;
-}
-
-interface Ns {
-  name: string;
-  path: string;
-  sh(argv: string[]): string;
-}
-
-function netnsHandle(name: string): Ns {
-  const path = `/run/netns/${name}`;
-  return { name, path, sh: (argv) => run(['nsenter', `--net=${path}`, '--', ...argv]) };
-}
 
 /** A listener that records what it accepts; `next()` waits for the next one, with a deadline. */
 interface Tracked {
@@ -181,7 +157,7 @@ describe.each(['iptables', 'nftables'] as const)('in-pod redirection, %s flavour
   let remoteApp: Tracked;
 
   beforeAll(() => {
-    requireRoot();
+    requireRoot('e2e/ztunnel/redirect.test.ts');
     topo.build();
     // ztunnel's listeners: wildcard, dual-stack, marked; DNS on loopback as ztunnel binds it.
     outbound = topo.listen(topo.pod, '::', 15001, { mark: MARK, v6Only: false });

@@ -13,7 +13,7 @@ import {
 } from 'node:http2';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { planEcho, type EchoRequest } from './echo-reply.ts';
-import { exitOnSignal, listen, log, plainAddress, podIdentity, portFromEnv, ready } from './program.ts';
+import { drainSockets, exitOnSignal, listen, log, plainAddress, podIdentity, portFromEnv, ready } from './program.ts';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const SNIFF_TIMEOUT_MS = 30_000;
@@ -121,12 +121,7 @@ exitOnSignal(async () => {
   http1.closeIdleConnections();
   for (const s of sessions) s.close();
   // In-flight requests (a /delay/ in progress) get a moment, then everything is cut.
-  const cut = setTimeout(() => {
-    for (const s of sockets) s.destroy();
-  }, 300);
-  const deadline = Date.now() + 600;
-  while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  clearTimeout(cut);
+  await drainSockets(sockets);
 });
 
 const port = await listen(server, portFromEnv(8080));

@@ -1,6 +1,6 @@
 // The container contract every lab image follows: identity from the kubelet stand-in's environment,
 // JSON-line logs on stdout, one `{"msg":"ready","port":N}` line once serving, clean exit on SIGTERM.
-import type { Server } from 'node:net';
+import type { Server, Socket } from 'node:net';
 
 export interface PodIdentity {
   pod: string;
@@ -110,4 +110,14 @@ export function exitOnSignal(stop: () => Promise<void> | void, graceMs = 800): v
 export function plainAddress(addr: string | undefined): string {
   if (!addr) return '';
   return addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
+}
+
+/** Shutdown helper: gives open sockets a moment to finish, then cuts the rest (bounded, < 1 s). */
+export async function drainSockets(sockets: Set<Socket>, cutAfterMs = 300, waitMs = 600): Promise<void> {
+  const cut = setTimeout(() => {
+    for (const s of sockets) s.destroy();
+  }, cutAfterMs);
+  const deadline = Date.now() + waitMs;
+  while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  clearTimeout(cut);
 }

@@ -4,7 +4,7 @@
 //
 // Env: PORT (default 9000, 0 = ephemeral), BIND_ADDRESS (default `::`), ECHO_PREFIX (default none).
 import { createServer, type Socket } from 'node:net';
-import { exitOnSignal, listen, log, podIdentity, portFromEnv, ready } from './program.ts';
+import { drainSockets, exitOnSignal, listen, log, podIdentity, portFromEnv, ready } from './program.ts';
 
 const prefix = process.env.ECHO_PREFIX ?? '';
 const sockets = new Set<Socket>();
@@ -23,12 +23,7 @@ const server = createServer({ allowHalfOpen: true }, (socket) => {
 exitOnSignal(async () => {
   server.close();
   for (const s of sockets) s.end();
-  const cut = setTimeout(() => {
-    for (const s of sockets) s.destroy();
-  }, 300);
-  const deadline = Date.now() + 600;
-  while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  clearTimeout(cut);
+  await drainSockets(sockets);
 });
 
 const id = podIdentity();

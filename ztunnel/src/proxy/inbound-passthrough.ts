@@ -7,6 +7,7 @@ import { authorize } from '../rbac/authorize.ts';
 import type { ProxyState } from '../state/proxy-state.ts';
 import { workloadIdentity } from '../state/types.ts';
 import type { ConnectionManager } from './connection-manager.ts';
+import { acceptRedirected } from './downstream.ts';
 import { normalise } from './inbound.ts';
 import { peerInfo } from './peer-info.ts';
 
@@ -23,14 +24,8 @@ export interface InboundPassthroughDeps {
 
 export function inboundPassthroughHandler(deps: InboundPassthroughDeps): (downstream: net.Socket) => void {
   return (downstream) => {
-    downstream.on('error', () => {});
-    let target: { ip: string; port: number };
-    try {
-      target = deps.originalDst(downstream);
-    } catch {
-      downstream.destroy();
-      return;
-    }
+    const target = acceptRedirected(downstream, deps.originalDst);
+    if (!target) return;
     const clientIp = normalise(downstream.remoteAddress ?? '');
     const dstIp = normalise(target.ip);
     const workload = deps.state.findWorkloadByAddress(deps.network, dstIp);

@@ -8,6 +8,7 @@ import { workloadIdentity, type Workload } from '../state/types.ts';
 import { sourceBaggage } from './baggage.ts';
 import { buildRequest, formatAuthority, type EndpointPicker, type OutboundPlan } from './build-request.ts';
 import type { ConnectionManager } from './connection-manager.ts';
+import { acceptRedirected } from './downstream.ts';
 import { normalise } from './inbound.ts';
 import { peerInfo } from './peer-info.ts';
 
@@ -33,14 +34,8 @@ function flagOf(err: Error): ResponseFlag {
 
 export function outboundHandler(deps: OutboundDeps): (downstream: net.Socket) => void {
   return (downstream) => {
-    downstream.on('error', () => {});
-    let target: { ip: string; port: number };
-    try {
-      target = deps.originalDst(downstream);
-    } catch {
-      downstream.destroy();
-      return;
-    }
+    const target = acceptRedirected(downstream, deps.originalDst);
+    if (!target) return;
     const source = deps.sourceWorkload();
     const srcAddr = `${normalise(downstream.remoteAddress ?? '')}:${downstream.remotePort ?? 0}`;
     const access = { direction: 'outbound' as const, src: { addr: srcAddr, ...(source ? { workload: source.name, namespace: source.namespace, identity: workloadIdentity(source) } : {}) } };
