@@ -2,7 +2,7 @@
 // one ztunnel process serving both through listeners inside their netns. Checks HBONE on the wire
 // (tcpdump: only port 15008, no plaintext payload), original source preserved, L4 policy, STRICT
 // vs PERMISSIVE for plaintext clients, passthrough, and garbage on 15008.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type net from 'node:net';
@@ -16,7 +16,7 @@ import { issueWorkloadCertificate } from '../../lib/identity/index.ts';
 import { createLogger } from '../../lib/log/logger.ts';
 import { registerTcpMetrics } from '../../lib/metrics/istio-tcp.ts';
 import { Registry } from '../../lib/metrics/registry.ts';
-import { closeFd, connectTcp, listenTcp, openNetns } from '../../lib/netns/index.ts';
+import { closeFd, connectTcp, openNetns } from '../../lib/netns/index.ts';
 import { applyInpodRules } from '../../lib/redirect/index.ts';
 import { SecretManager } from '../../ztunnel/src/identity/secret-manager.ts';
 import { startPodProxy, type PodProxy } from '../../ztunnel/src/inpod/pod-proxy.ts';
@@ -25,51 +25,9 @@ import { ConnectionManager } from '../../ztunnel/src/proxy/connection-manager.ts
 import { match, policy, workload } from '../../ztunnel/src/state/fixtures.ts';
 import { ProxyState } from '../../ztunnel/src/state/proxy-state.ts';
 import { pollUntil } from '../lab/poll.ts';
+import { echoApp, podTopology, run as sh, talk } from './netns-harness.ts';
 
-const PREFIX = `amt-dp-${randomBytes(3).toString('hex')}`;
-const NS = { sw: `${PREFIX}-sw`, a: `${PREFIX}-a`, b: `${PREFIX}-b`, c: `${PREFIX}-c` };
-const IP = { a: '10.250.0.2', b: '10.250.0.3', c: '10.250.0.4' };
-
-function sh(cmd: string[]): string {
-  const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8', timeout: 30_000 });
-  if (r.status !== 0) throw new Error(`${cmd.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
-
-function topology(): void {
-  for (const ns of Object.values(NS)) {
-    sh(['ip', 'netns', 'add', ns]);
-    sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
-  }
-  sh(['ip', '-n', NS.sw, 'link', 'add', 'br0', 'type', 'bridge']);
-  sh(['ip', '-n', NS.sw, 'link', 'set', 'br0', 'up']);
-  for (const k of ['a', 'b', 'c'] as const) {
-    sh(['ip', '-n', NS[k], 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', `p${k}`, 'netns', NS.sw]);
-    sh(['ip', '-n', NS.sw, 'link', 'set', `p${k}`, 'master', 'br0', 'up']);
-    sh(['ip', '-n', NS[k], 'addr', 'add', `${IP[k]}/24`, 'dev', 'eth0']);
-    sh(['ip', '-n', NS[k], 'link', 'set', 'eth0', 'up']);
-  }
-}
-
-async function echoApp(ns: string, port: number, seen: string[]): Promise<net.Server> {
-  const srv = listenTcp({ netns: `/run/netns/${ns}`, address: '0.0.0.0', port, server: { allowHalfOpen: true } }, (s) => {
-    seen.push(s.remoteAddress ?? '');
-    s.on('error', () => {});
-    s.pipe(s);
-  });
-  await new Promise<void>((r) => (srv.listening ? r() : srv.once('listening', () => r())));
-  return srv;
-}
-
-async function talk(fromNs: string, host: string, port: number, payload: string): Promise<string> {
-  const c = connectTcp({ netns: `/run/netns/${fromNs}`, host, port, allowHalfOpen: true });
-  c.end(payload);
-  try {
-    return (await readAll(c)).toString();
-  } catch (err) {
-    return `error:${(err as { code?: string }).code ?? (err as Error).message}`;
-  }
-}
+const { NS, IP, setup: topology, teardown } = podTopology(`amt-dp-${randomBytes(3).toString('hex')}`);
 
 describe('ztunnel data path in network namespaces (root)', () => {
   const state = new ProxyState();
@@ -108,7 +66,7 @@ describe('ztunnel data path in network namespaces (root)', () => {
     connections.closeAll('test done');
     secrets?.close();
     for (const fd of fds) closeFd(fd);
-    for (const ns of Object.values(NS)) spawnSync('ip', ['netns', 'del', ns]);
+    teardown();
   });
 
   it('A → B goes over HBONE: only port 15008 on the wire, no plaintext, source IP preserved', async () => {

@@ -1,0 +1,129 @@
+// The composition root of a ztunnel process: state, certificates, HBONE pool, connection manager,
+// the per-pod proxies and the ops servers, wired from a ZtunnelConfig. Pods arrive through
+// `workloads` (driven by the ZDS client); config through the local file here, xDS later.
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { HbonePool } from '../../lib/hbone/index.ts';
+import { CertificateAuthority, issueWorkloadCertificate } from '../../lib/identity/index.ts';
+import { createLogger, type Logger } from '../../lib/log/logger.ts';
+import { registerTcpMetrics } from '../../lib/metrics/istio-tcp.ts';
+import { Registry } from '../../lib/metrics/registry.ts';
+import { configDump } from './admin/config-dump.ts';
+import { startOpsServers } from './admin/servers.ts';
+import type { ZtunnelConfig } from './config.ts';
+import { parseLocalConfig } from './config/local-config.ts';
+import { SecretManager, type Issuer } from './identity/secret-manager.ts';
+import { WorkloadManager } from './inpod/workload-manager.ts';
+import { RoundRobin } from './proxy/build-request.ts';
+import { ConnectionManager } from './proxy/connection-manager.ts';
+import { authorize } from './rbac/authorize.ts';
+import { ProxyState } from './state/proxy-state.ts';
+import { applySnapshot } from './state/state-updater.ts';
+
+export const VERSION = '0.1.0';
+
+export interface ZtunnelApp {
+  config: ZtunnelConfig;
+  log: Logger;
+  state: ProxyState;
+  registry: Registry;
+  workloads: WorkloadManager;
+  secrets: SecretManager;
+  connections: ConnectionManager;
+  ports: { admin: number; metrics: number; readiness: number };
+  notReady(): string[];
+  /** Stops listening, lets connections finish until the deadline, then closes the rest. */
+  shutdown(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+  /** How certificates are obtained when no local CA is configured (the CA client). */
+  issuer?: Issuer;
+}
+
+async function localIssuer(cfg: ZtunnelConfig): Promise<Issuer | undefined> {
+  if (!cfg.caRootCertPath || !cfg.caRootKeyPath) return undefined;
+  const ca = await CertificateAuthority.create({
+    signer: { certPem: readFileSync(cfg.caRootCertPath, 'utf8'), keyPem: readFileSync(cfg.caRootKeyPath, 'utf8') },
+    trustDomain: cfg.trustDomain,
+  });
+  return (identity) => issueWorkloadCertificate(ca, identity);
+}
+
+export async function startZtunnel(cfg: ZtunnelConfig, opts: StartOptions = {}): Promise<ZtunnelApp> {
+  const log = opts.log ?? createLogger({ component: 'ztunnel', level: cfg.logLevel });
+  const registry = new Registry();
+  const connections = new ConnectionManager(registerTcpMetrics(registry), log);
+  const configErrors = registry.counter('ztunnel_config_rejections_total', 'Local config files rejected as invalid', []);
+  const state = new ProxyState();
+  const issuer = (await localIssuer(cfg)) ?? opts.issuer;
+  if (!issuer) throw new Error('no certificate source: set CA_ROOT_CERT and CA_ROOT_KEY (standalone) or configure the CA');
+  const secrets = new SecretManager(issuer, (identity, err) => log.warn({ identity, err: err.message }, 'certificate fetch failed'));
+  const pool = new HbonePool({ getCertificate: (id) => secrets.get(id), log: log.child({ scope: 'hbone-pool' }) });
+  const workloads = new WorkloadManager({ state, network: cfg.network, node: cfg.nodeName, connections, pool, secrets, pick: new RoundRobin().pick, log });
+
+  // Policy changes apply to live connections too.
+  state.onChange(() => {
+    connections.recheck(({ conn, destinationUid }) => {
+      const w = state.findWorkloadByUid(destinationUid);
+      return !!w && authorize(state.policiesFor(w), conn).kind === 'allow';
+    });
+  });
+
+  let configLoaded = cfg.localXdsPath === undefined;
+  const loadConfig = (): void => {
+    if (!cfg.localXdsPath) return;
+    let text: string;
+    try {
+      text = readFileSync(cfg.localXdsPath, 'utf8');
+    } catch (err) {
+      log.error({ path: cfg.localXdsPath, err: (err as Error).message }, 'cannot read local config');
+      configErrors.inc();
+      return;
+    }
+    const parsed = parseLocalConfig(text);
+    if (!parsed.ok) {
+      configErrors.inc();
+      log.error({ path: cfg.localXdsPath, errors: parsed.errors }, 'local config rejected; keeping the last good one');
+      return;
+    }
+    const counts = applySnapshot(state, parsed.value);
+    configLoaded = true;
+    log.info({ path: cfg.localXdsPath, ...counts }, 'local config applied');
+  };
+  loadConfig();
+  if (cfg.localXdsPath) watchFile(cfg.localXdsPath, { interval: 500 }, loadConfig);
+
+  const notReady = (): string[] => [
+    ...(configLoaded ? [] : ['configuration not loaded']),
+    ...(workloads.ready() ? [] : ['first ZDS snapshot not processed']),
+  ];
+  const ops = await startOpsServers(
+    { admin: cfg.adminAddr, metrics: cfg.metricsAddr, readiness: cfg.readinessAddr },
+    {
+      log,
+      registry,
+      notReady,
+      configDump: () => configDump({ state, certificates: () => secrets.dump(), version: VERSION, staticConfig: { ...cfg } }),
+    },
+  );
+  const [admin, metrics, readiness] = ops.servers;
+  log.info({ node: cfg.nodeName, admin: admin!.port, metrics: metrics!.port, readiness: readiness!.port }, 'ztunnel started');
+
+  return {
+    config: cfg, log, state, registry, workloads, secrets, connections,
+    ports: { admin: admin!.port, metrics: metrics!.port, readiness: readiness!.port },
+    notReady,
+    shutdown: async () => {
+      if (cfg.localXdsPath) unwatchFile(cfg.localXdsPath, loadConfig);
+      workloads.close();
+      const deadline = Date.now() + cfg.terminationDeadlineMs;
+      while (connections.count() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      connections.closeAll('drain deadline reached');
+      pool.close();
+      secrets.close();
+      await ops.close();
+      log.info('ztunnel stopped');
+    },
+  };
+}
