@@ -156,15 +156,18 @@ export function openTunnel(session: http2.ClientHttp2Session, authority: string,
       stream.close(http2.constants.NGHTTP2_CANCEL);
       reject(new HboneError('HBONE_STATUS', `HBONE CONNECT to ${authority} answered ${status}`, { status }));
     };
+    // A stream the server never processed (REFUSED_STREAM, e.g. sent as its GOAWAY crossed on the
+    // wire) is marked so the pool can send it on another connection.
+    const refused = (): boolean => stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM;
     const onError = (err: Error): void => {
       done();
       stream.on('error', () => undefined);
       stream.destroy();
-      reject(asHboneError(err, 'HBONE_STREAM_RESET', `HBONE CONNECT to ${authority} failed`));
+      reject(err instanceof HboneError ? err : new HboneError('HBONE_STREAM_RESET', `HBONE CONNECT to ${authority} failed: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err, refused: refused() }));
     };
     const onClose = (): void => {
       done();
-      reject(new HboneError('HBONE_STREAM_RESET', `HBONE CONNECT to ${authority} was reset before a response (code ${stream.rstCode ?? '?'})`));
+      reject(new HboneError('HBONE_STREAM_RESET', `HBONE CONNECT to ${authority} was reset before a response (code ${stream.rstCode ?? '?'})`, { refused: refused() }));
     };
     const done = (): void => {
       stream.off('response', onResponse).off('error', onError).off('close', onClose);

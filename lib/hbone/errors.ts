@@ -33,12 +33,15 @@ export class HboneError extends Error {
   readonly code: HboneErrorCode;
   /** HTTP status for HBONE_STATUS. */
   readonly status: number | undefined;
+  /** The server refused the stream without processing it (GOAWAY race): safe to send elsewhere. */
+  readonly refused: boolean;
 
-  constructor(code: HboneErrorCode, message: string, options?: ErrorOptions & { status?: number }) {
+  constructor(code: HboneErrorCode, message: string, options?: ErrorOptions & { status?: number; refused?: boolean }) {
     super(message, options);
     this.name = 'HboneError';
     this.code = code;
     this.status = options?.status;
+    this.refused = options?.refused ?? false;
   }
 }
 

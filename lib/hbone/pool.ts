@@ -122,6 +122,10 @@ export class HbonePool {
         opened = await openTunnel(conn.session, req.authority, req.headers);
       } catch (err) {
         this.#release(pc);
+        if (attempt === 0 && err instanceof HboneError && err.refused) {
+          this.#drain(pc);
+          continue;
+        }
         throw err;
       }
       // A safety net, not error handling: a caller that forgets an 'error' listener must not

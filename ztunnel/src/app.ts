@@ -116,11 +116,14 @@ export async function startZtunnel(cfg: ZtunnelConfig, opts: StartOptions = {}):
     notReady,
     shutdown: async () => {
       if (cfg.localXdsPath) unwatchFile(cfg.localXdsPath, loadConfig);
-      workloads.close();
+      // Listeners close now; open tunnels get until the deadline, then everything is cut.
+      const drained = workloads.drain();
       const deadline = Date.now() + cfg.terminationDeadlineMs;
       while (connections.count() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       connections.closeAll('drain deadline reached');
-      pool.close();
+      await Promise.race([drained, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
+      workloads.close();
+      void pool.close();
       secrets.close();
       await ops.close();
       log.info('ztunnel stopped');

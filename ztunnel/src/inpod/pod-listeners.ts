@@ -2,7 +2,8 @@
 // 15006 inbound plaintext and 15008 HBONE on the wildcard address, each with the in-pod mark and
 // SO_REUSEPORT so an old and a new ztunnel can share them during a restart.
 import type net from 'node:net';
-import { listenTcp, NetnsError } from '../../../lib/netns/index.ts';
+import { writeFileSync } from 'node:fs';
+import { listenTcp, NetnsError, runInNetns } from '../../../lib/netns/index.ts';
 
 export const INPOD_MARK = 0x539;
 
@@ -35,6 +36,7 @@ export function openPodListeners(netnsFd: number, handlers: PodListenerHandlers,
   const family = opts.family ?? 4;
   const address = family === 6 ? '::' : '0.0.0.0';
   const opened: net.Server[] = [];
+  enableRequestMigration(netnsFd);
   const open = (port: number, onConnection: (s: net.Socket) => void): net.Server => {
     const base = { netns: netnsFd, address, port, family, mark: INPOD_MARK, reusePort: true, server: { allowHalfOpen: true, pauseOnConnect: false } };
     let server: net.Server;
@@ -62,5 +64,18 @@ export function openPodListeners(netnsFd: number, handlers: PodListenerHandlers,
   } catch (err) {
     for (const s of opened) s.close();
     throw err;
+  }
+}
+
+/**
+ * With several ztunnels sharing a port (SO_REUSEPORT) during a restart, closing the old listener
+ * would reset the connections still in its accept queue; tcp_migrate_req (Linux 5.14+, per netns)
+ * hands them to the new listener instead. Best effort: older kernels just lack the knob.
+ */
+function enableRequestMigration(netnsFd: number): void {
+  try {
+    runInNetns(netnsFd, () => writeFileSync('/proc/sys/net/ipv4/tcp_migrate_req', '1'));
+  } catch {
+    /* not supported here */
   }
 }

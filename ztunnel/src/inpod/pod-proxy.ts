@@ -38,7 +38,13 @@ export interface PodProxy {
   pod: PodInfo;
   listeners: PodListeners;
   hbone: HboneServer;
+  /** The pod is gone: stop at once (ZDS delete). */
   close(): void;
+  /**
+   * This ztunnel is stopping (a newer one shares the listeners): stop accepting, send GOAWAY on
+   * inbound HBONE connections so peers move new streams elsewhere, and let open tunnels finish.
+   */
+  drain(): Promise<void>;
 }
 
 export function startPodProxy(deps: PodProxyDeps, pod: PodInfo, netnsFd: number): PodProxy {
@@ -86,6 +92,11 @@ export function startPodProxy(deps: PodProxyDeps, pod: PodInfo, netnsFd: number)
       listeners.close();
       hbone.destroy();
       log.info({ uid: pod.uid }, 'pod proxy stopped');
+    },
+    drain: async () => {
+      listeners.close();
+      await hbone.close();
+      log.info({ uid: pod.uid }, 'pod proxy drained');
     },
   };
 }

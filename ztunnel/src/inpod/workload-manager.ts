@@ -54,6 +54,11 @@ export class WorkloadManager {
     return [...this.proxies.values()].map((p) => p.pod);
   }
 
+  /** Graceful stop of every pod proxy; resolves when their tunnels finished (bound it with a deadline). */
+  async drain(): Promise<void> {
+    await Promise.all([...this.proxies.values()].map((p) => p.drain()));
+  }
+
   close(): void {
     for (const uid of [...this.proxies.keys()]) this.remove(uid);
   }

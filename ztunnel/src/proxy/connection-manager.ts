@@ -73,8 +73,20 @@ export class ConnectionManager {
     return closed;
   }
 
+  /** Connections accepted but still connecting upstream: a drain waits for them too. */
+  private pendingCount = 0;
+
+  whilePending<T>(p: Promise<T>): Promise<T> {
+    this.pendingCount++;
+    const done = () => {
+      this.pendingCount--;
+    };
+    p.then(done, done);
+    return p;
+  }
+
   count(): number {
-    return this.live.size;
+    return this.live.size + this.pendingCount;
   }
 
   /** Closes everything (drain deadline reached). */

@@ -82,7 +82,7 @@ export function inboundHandler(deps: InboundDeps): (req: TunnelRequest) => Promi
     }
     let upstream: net.Socket;
     try {
-      upstream = await connected(deps.dialApp(plan.target, plan.rbac.srcIp), deps.connectTimeoutMs ?? 10_000, req.signal);
+      upstream = await deps.connections.whilePending(connected(deps.dialApp(plan.target, plan.rbac.srcIp), deps.connectTimeoutMs ?? 10_000, req.signal));
     } catch (err) {
       const reason = `connect to app ${plan.target.ip}:${plan.target.port} failed: ${(err as Error).message}`;
       deps.connections.reject(metric, access, reason, 'CONNECT');

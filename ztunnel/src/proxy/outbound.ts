@@ -78,7 +78,7 @@ export function outboundHandler(deps: OutboundDeps): (downstream: net.Socket) =>
             s.once('connect', () => resolve(s));
             s.once('error', reject);
           });
-    upstreamP.then(
+    deps.connections.whilePending(upstreamP).then(
       (upstream) => {
         if (downstream.destroyed) {
           upstream.destroy();

@@ -1,0 +1,228 @@
+// Typed encode/decode over protobufjs reflection. Decoding untrusted bytes returns a result, never
+// throws: malformed bytes and enum numbers the .proto does not define are both rejected, the latter
+// because ztunnel NACKs resources with unknown enum values, so accepting them here would let us
+// act on config a real peer refuses. Encoding is for our own values: a shape the schema cannot
+// carry is a bug and throws.
+//
+// Shape of a decoded message (what the hand-written interfaces describe): field names in camelCase;
+// scalars, enums (as numbers), repeated fields and maps always present with proto3 defaults; message
+// fields and proto3 `optional` scalars undefined when absent; bytes as Uint8Array; int64 as number;
+// a oneof as one property named after the oneof holding `{ $case: '<member>', <member>: value }`.
+import protobuf from 'protobufjs';
+import { lookupMessage } from './loader.ts';
+
+export type ProtoDecodeErrorCode =
+  /** Not a valid encoding of the message (truncated, wrong wire type, bad UTF-8 length…). */
+  | 'MALFORMED'
+  /** Well-formed, but some enum field holds a number the schema does not define. */
+  | 'UNKNOWN_ENUM';
+
+export class ProtoDecodeError extends Error {
+  readonly code: ProtoDecodeErrorCode;
+  /** Full name of the message being decoded, e.g. 'istio.workload.Address'. */
+  readonly typeName: string;
+  /** One entry per problem, each prefixed with its field path, e.g. 'workload.tunnelProtocol: unknown enum value 7'. */
+  readonly issues: readonly string[];
+
+  constructor(code: ProtoDecodeErrorCode, typeName: string, issues: readonly string[], options?: ErrorOptions) {
+    super(`${typeName}: ${issues.join('; ')}`, options);
+    this.name = 'ProtoDecodeError';
+    this.code = code;
+    this.typeName = typeName;
+    this.issues = issues;
+  }
+}
+
+export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: ProtoDecodeError };
+
+export interface DecodeOptions {
+  /**
+   * 'reject' (default): an unknown enum number fails the decode. 'keep': it is kept as a number, for
+   * fields where a newer peer may legitimately send values we do not know yet (e.g. ZdsHello.version).
+   */
+  unknownEnums?: 'reject' | 'keep';
+}
+
+/**
+ * What encode accepts: the decoded shape with every field optional, recursively, except that a
+ * oneof value keeps its `$case` (and its member) required.
+ */
+export type MessageInput<T> = T extends Uint8Array
+  ? Uint8Array
+  : T extends readonly (infer U)[]
+    ? readonly MessageInput<U>[]
+    : T extends { $case: string }
+      ? { [K in keyof T]: K extends '$case' ? T[K] : MessageInput<T[K]> }
+      : T extends object
+        ? { [K in keyof T]?: MessageInput<T[K]> }
+        : T;
+
+export interface MessageCodec<T> {
+  /** Full protobuf name, e.g. 'istio.workload.Address'. */
+  readonly typeName: string;
+  /** 'type.googleapis.com/<typeName>', as used in google.protobuf.Any and xDS type_url. */
+  readonly typeUrl: string;
+  encode(value: MessageInput<T>): Uint8Array;
+  decode(bytes: Uint8Array, options?: DecodeOptions): DecodeResult<T>;
+}
+
+export const TYPE_URL_PREFIX = 'type.googleapis.com/';
+
+/** A codec for one message type; the .proto files are loaded on first use, not at import. */
+export function messageCodec<T>(typeName: string): MessageCodec<T> {
+  let type: protobuf.Type | undefined;
+  const resolve = (): protobuf.Type => (type ??= lookupMessage(typeName));
+  return {
+    typeName,
+    typeUrl: TYPE_URL_PREFIX + typeName,
+    encode: (value) => encodeMessage(resolve(), value as Record<string, unknown>),
+    decode: (bytes, options) => decodeMessage<T>(resolve(), bytes, options),
+  };
+}
+
+export function encodeMessage(type: protobuf.Type, value: Record<string, unknown>): Uint8Array {
+  const wire = toWire(type, value, typeLabel(type));
+  const problem = type.verify(wire);
+  if (problem) throw new TypeError(`${typeLabel(type)}: cannot encode: ${problem}`);
+  return type.encode(wire).finish();
+}
+
+export function decodeMessage<T>(type: protobuf.Type, bytes: Uint8Array, options: DecodeOptions = {}): DecodeResult<T> {
+  const name = typeLabel(type);
+  let plain: Record<string, unknown>;
+  try {
+    plain = type.toObject(type.decode(bytes), { longs: Number });
+  } catch (err) {
+    return { ok: false, error: new ProtoDecodeError('MALFORMED', name, [(err as Error).message], { cause: err }) };
+  }
+  const issues: string[] = [];
+  const value = fromWire(type, plain, '', issues, options.unknownEnums === 'keep');
+  if (issues.length > 0) return { ok: false, error: new ProtoDecodeError('UNKNOWN_ENUM', name, issues) };
+  return { ok: true, value: value as T };
+}
+
+function typeLabel(type: protobuf.Type): string {
+  return type.fullName.replace(/^\./, '');
+}
+
+function join(path: string, name: string): string {
+  return path ? `${path}.${name}` : name;
+}
+
+/** Members of a real oneof are handled per oneof; a proto3 `optional` is an ordinary field here. */
+function inRealOneof(field: protobuf.Field): boolean {
+  return field.partOf !== null && !field.partOf.isProto3Optional;
+}
+
+// ---- decode: protobufjs plain object -> our shape ----
+
+function fromWire(type: protobuf.Type, obj: Record<string, unknown>, path: string, issues: string[], keepUnknown: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const field of type.fieldsArray) {
+    if (inRealOneof(field)) continue;
+    const raw = obj[field.name];
+    const p = join(path, field.name);
+    if (field.map) {
+      const entries = (raw ?? {}) as Record<string, unknown>;
+      const m: Record<string, unknown> = {};
+      for (const k of Object.keys(entries)) m[k] = fromWireValue(field, entries[k], `${p}[${JSON.stringify(k)}]`, issues, keepUnknown);
+      out[field.name] = m;
+    } else if (field.repeated) {
+      out[field.name] = ((raw ?? []) as unknown[]).map((v, i) => fromWireValue(field, v, `${p}[${i}]`, issues, keepUnknown));
+    } else if (raw === undefined || raw === null) {
+      const d = defaultValue(field);
+      if (d !== undefined) out[field.name] = d;
+    } else {
+      out[field.name] = fromWireValue(field, raw, p, issues, keepUnknown);
+    }
+  }
+  for (const oneof of type.oneofsArray) {
+    if (oneof.isProto3Optional) continue;
+    // protobufjs keeps only the last member seen on the wire, as proto3 requires.
+    const member = oneof.fieldsArray.find((f) => obj[f.name] !== undefined && obj[f.name] !== null);
+    if (!member) continue;
+    out[oneof.name] = { $case: member.name, [member.name]: fromWireValue(member, obj[member.name], join(path, member.name), issues, keepUnknown) };
+  }
+  return out;
+}
+
+function fromWireValue(field: protobuf.Field, v: unknown, path: string, issues: string[], keepUnknown: boolean): unknown {
+  const t = field.resolvedType;
+  if (t instanceof protobuf.Type) return fromWire(t, v as Record<string, unknown>, path, issues, keepUnknown);
+  if (t instanceof protobuf.Enum) {
+    if (t.valuesById[v as number] === undefined && !keepUnknown) issues.push(`${path}: unknown enum value ${String(v)} for ${t.name}`);
+  }
+  return v;
+}
+
+/** The proto3 default of an absent singular field; undefined where presence is tracked. */
+function defaultValue(field: protobuf.Field): unknown {
+  if (field.resolvedType instanceof protobuf.Type) return undefined;
+  if (field.partOf?.isProto3Optional) return undefined;
+  if (field.resolvedType instanceof protobuf.Enum) return 0;
+  switch (field.type) {
+    case 'string':
+      return '';
+    case 'bool':
+      return false;
+    case 'bytes':
+      // Buffer, like the bytes protobufjs decodes on Node, so values compare alike.
+      return Buffer.alloc(0);
+    default:
+      return 0;
+  }
+}
+
+// ---- encode: our shape -> plain object protobufjs encodes ----
+
+function toWire(type: protobuf.Type, obj: Record<string, unknown>, path: string): Record<string, unknown> {
+  if (typeof obj !== 'object' || obj === null) throw new TypeError(`${path}: expected a message object`);
+  const out: Record<string, unknown> = {};
+  for (const field of type.fieldsArray) {
+    if (inRealOneof(field)) continue;
+    const v = obj[field.name];
+    if (v === undefined || v === null) continue;
+    const p = join(path, field.name);
+    if (field.map) {
+      const entries = Object.entries(v as Record<string, unknown>);
+      if (entries.length === 0) continue;
+      out[field.name] = Object.fromEntries(entries.map(([k, x]) => [k, toWireValue(field, x, `${p}[${JSON.stringify(k)}]`)]));
+    } else if (field.repeated) {
+      if (!Array.isArray(v)) throw new TypeError(`${p}: expected an array`);
+      if (v.length === 0) continue;
+      out[field.name] = v.map((x: unknown, i) => toWireValue(field, x, `${p}[${i}]`));
+    } else {
+      // Canonical proto3: implicit-presence fields at their default are not written.
+      if (!field.partOf && isDefault(field, v)) continue;
+      out[field.name] = toWireValue(field, v, p);
+    }
+  }
+  for (const oneof of type.oneofsArray) {
+    if (oneof.isProto3Optional) continue;
+    const c = obj[oneof.name];
+    if (c === undefined || c === null) continue;
+    const p = join(path, oneof.name);
+    const caseName = (c as { $case?: unknown }).$case;
+    const member = typeof caseName === 'string' ? oneof.fieldsArray.find((f) => f.name === caseName) : undefined;
+    if (!member) throw new TypeError(`${p}: $case must be one of ${oneof.fieldsArray.map((f) => f.name).join(', ')}`);
+    // A oneof member is written even at its default: being set is the information.
+    out[member.name] = toWireValue(member, (c as Record<string, unknown>)[member.name] ?? emptyOf(member), join(path, member.name));
+  }
+  return out;
+}
+
+function toWireValue(field: protobuf.Field, v: unknown, path: string): unknown {
+  const t = field.resolvedType;
+  if (t instanceof protobuf.Type) return toWire(t, v as Record<string, unknown>, path);
+  return v;
+}
+
+function emptyOf(field: protobuf.Field): unknown {
+  return field.resolvedType instanceof protobuf.Type ? {} : defaultValue(field);
+}
+
+function isDefault(field: protobuf.Field, v: unknown): boolean {
+  if (field.resolvedType instanceof protobuf.Type) return false;
+  if (v instanceof Uint8Array) return v.length === 0;
+  return v === 0 || v === '' || v === false;
+}
