@@ -51,7 +51,7 @@ describe('ztunnel app, standalone (root)', () => {
       ADMIN_ADDR: '127.0.0.1:0', STATS_ADDR: '127.0.0.1:0', READINESS_ADDR: '127.0.0.1:0', CONNECTION_TERMINATION_DEADLINE: '1',
     });
     if (!cfg.ok) throw new Error(cfg.errors.join('; '));
-    app = await startZtunnel(cfg.config, { log: createLogger({ component: 'ztunnel', destination: new PassThrough() }) });
+    app = await startZtunnel(cfg.config, { log: createLogger({ component: 'ztunnel', destination: new PassThrough() }), zds: false });
     servers.push(await echoApp(NS.b, 9000, []));
   });
 

@@ -31,7 +31,7 @@ describe('ztunnel restart hand-over (root)', () => {
     if (!cfg.ok) throw new Error(cfg.errors.join('; '));
     const out = new PassThrough();
     out.on('data', (d: Buffer) => logs.push(...d.toString().split('\n').filter((l) => l.includes('"error"') || l.includes('"level":"warn"') || l.includes('"level":"error"'))));
-    const app = await startZtunnel(cfg.config, { log: createLogger({ component: `ztunnel-${apps.length}`, destination: out }) });
+    const app = await startZtunnel(cfg.config, { log: createLogger({ component: `ztunnel-${apps.length}`, destination: out }), zds: false });
     app.workloads.add({ uid: 'uid-sleep', name: 'sleep', namespace: 'a', serviceAccount: 'sleep' }, openNetns(`/run/netns/${NS.a}`));
     app.workloads.add({ uid: 'uid-echo', name: 'echo', namespace: 'b', serviceAccount: 'echo' }, openNetns(`/run/netns/${NS.b}`));
     app.workloads.reconcile(new Set(['uid-sleep', 'uid-echo']));

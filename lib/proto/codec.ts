@@ -6,8 +6,9 @@
 //
 // Shape of a decoded message (what the hand-written interfaces describe): field names in camelCase;
 // scalars, enums (as numbers), repeated fields and maps always present with proto3 defaults; message
-// fields and proto3 `optional` scalars undefined when absent; bytes as Uint8Array; int64 as number;
-// a oneof as one property named after the oneof holding `{ $case: '<member>', <member>: value }`.
+// fields and proto3 `optional` scalars undefined when absent; bytes as Buffer (a copy, never a view
+// into the input); int64 as number; a oneof as one property named after the oneof, holding
+// `{ $case: '<member>', <member>: value }`.
 import protobuf from 'protobufjs';
 import { lookupMessage } from './loader.ts';
 
@@ -91,7 +92,10 @@ export function decodeMessage<T>(type: protobuf.Type, bytes: Uint8Array, options
   const name = typeLabel(type);
   let plain: Record<string, unknown>;
   try {
-    plain = type.toObject(type.decode(bytes), { longs: Number });
+    // A plain Reader, not the Buffer-specialised one protobufjs picks for Buffers: that one clamps a
+    // string whose length runs past the end instead of failing, so truncated input would decode.
+    const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    plain = type.toObject(type.decode(new protobuf.Reader(buf)), { longs: Number });
   } catch (err) {
     return { ok: false, error: new ProtoDecodeError('MALFORMED', name, [(err as Error).message], { cause: err }) };
   }
@@ -109,6 +113,20 @@ function join(path: string, name: string): string {
   return path ? `${path}.${name}` : name;
 }
 
+/**
+ * The property name in our shape. Our .proto files are parsed to camelCase already, but the
+ * google.protobuf definitions protobufjs bundles keep some snake_case names (Any.type_url).
+ */
+const tsNames = new WeakMap<protobuf.ReflectionObject, string>();
+function tsName(obj: protobuf.Field | protobuf.OneOf): string {
+  let n = tsNames.get(obj);
+  if (n === undefined) {
+    n = obj.name.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+    tsNames.set(obj, n);
+  }
+  return n;
+}
+
 /** Members of a real oneof are handled per oneof; a proto3 `optional` is an ordinary field here. */
 function inRealOneof(field: protobuf.Field): boolean {
   return field.partOf !== null && !field.partOf.isProto3Optional;
@@ -121,19 +139,20 @@ function fromWire(type: protobuf.Type, obj: Record<string, unknown>, path: strin
   for (const field of type.fieldsArray) {
     if (inRealOneof(field)) continue;
     const raw = obj[field.name];
-    const p = join(path, field.name);
+    const name = tsName(field);
+    const p = join(path, name);
     if (field.map) {
       const entries = (raw ?? {}) as Record<string, unknown>;
       const m: Record<string, unknown> = {};
       for (const k of Object.keys(entries)) m[k] = fromWireValue(field, entries[k], `${p}[${JSON.stringify(k)}]`, issues, keepUnknown);
-      out[field.name] = m;
+      out[name] = m;
     } else if (field.repeated) {
-      out[field.name] = ((raw ?? []) as unknown[]).map((v, i) => fromWireValue(field, v, `${p}[${i}]`, issues, keepUnknown));
+      out[name] = ((raw ?? []) as unknown[]).map((v, i) => fromWireValue(field, v, `${p}[${i}]`, issues, keepUnknown));
     } else if (raw === undefined || raw === null) {
       const d = defaultValue(field);
-      if (d !== undefined) out[field.name] = d;
+      if (d !== undefined) out[name] = d;
     } else {
-      out[field.name] = fromWireValue(field, raw, p, issues, keepUnknown);
+      out[name] = fromWireValue(field, raw, p, issues, keepUnknown);
     }
   }
   for (const oneof of type.oneofsArray) {
@@ -141,7 +160,8 @@ function fromWire(type: protobuf.Type, obj: Record<string, unknown>, path: strin
     // protobufjs keeps only the last member seen on the wire, as proto3 requires.
     const member = oneof.fieldsArray.find((f) => obj[f.name] !== undefined && obj[f.name] !== null);
     if (!member) continue;
-    out[oneof.name] = { $case: member.name, [member.name]: fromWireValue(member, obj[member.name], join(path, member.name), issues, keepUnknown) };
+    const m = tsName(member);
+    out[tsName(oneof)] = { $case: m, [m]: fromWireValue(member, obj[member.name], join(path, m), issues, keepUnknown) };
   }
   return out;
 }
@@ -152,6 +172,8 @@ function fromWireValue(field: protobuf.Field, v: unknown, path: string, issues: 
   if (t instanceof protobuf.Enum) {
     if (t.valuesById[v as number] === undefined && !keepUnknown) issues.push(`${path}: unknown enum value ${String(v)} for ${t.name}`);
   }
+  // Decoded bytes are views into the input; a copy keeps values valid if the caller reuses it.
+  if (field.type === 'bytes') return Buffer.from(v as Uint8Array);
   return v;
 }
 
@@ -180,9 +202,9 @@ function toWire(type: protobuf.Type, obj: Record<string, unknown>, path: string)
   const out: Record<string, unknown> = {};
   for (const field of type.fieldsArray) {
     if (inRealOneof(field)) continue;
-    const v = obj[field.name];
+    const v = obj[tsName(field)];
     if (v === undefined || v === null) continue;
-    const p = join(path, field.name);
+    const p = join(path, tsName(field));
     if (field.map) {
       const entries = Object.entries(v as Record<string, unknown>);
       if (entries.length === 0) continue;
@@ -199,14 +221,15 @@ function toWire(type: protobuf.Type, obj: Record<string, unknown>, path: string)
   }
   for (const oneof of type.oneofsArray) {
     if (oneof.isProto3Optional) continue;
-    const c = obj[oneof.name];
+    const c = obj[tsName(oneof)];
     if (c === undefined || c === null) continue;
-    const p = join(path, oneof.name);
+    const p = join(path, tsName(oneof));
     const caseName = (c as { $case?: unknown }).$case;
-    const member = typeof caseName === 'string' ? oneof.fieldsArray.find((f) => f.name === caseName) : undefined;
-    if (!member) throw new TypeError(`${p}: $case must be one of ${oneof.fieldsArray.map((f) => f.name).join(', ')}`);
+    const member = typeof caseName === 'string' ? oneof.fieldsArray.find((f) => tsName(f) === caseName) : undefined;
+    if (!member) throw new TypeError(`${p}: $case must be one of ${oneof.fieldsArray.map(tsName).join(', ')}`);
     // A oneof member is written even at its default: being set is the information.
-    out[member.name] = toWireValue(member, (c as Record<string, unknown>)[member.name] ?? emptyOf(member), join(path, member.name));
+    const m = tsName(member);
+    out[member.name] = toWireValue(member, (c as Record<string, unknown>)[m] ?? emptyOf(member), join(path, m));
   }
   return out;
 }

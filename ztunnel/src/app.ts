@@ -13,6 +13,8 @@ import type { ZtunnelConfig } from './config.ts';
 import { parseLocalConfig } from './config/local-config.ts';
 import { SecretManager, type Issuer } from './identity/secret-manager.ts';
 import { WorkloadManager } from './inpod/workload-manager.ts';
+import { ZdsClient } from './inpod/zds-client.ts';
+import { workloadManagerConsumer } from './inpod/zds-workloads.ts';
 import { RoundRobin } from './proxy/build-request.ts';
 import { ConnectionManager } from './proxy/connection-manager.ts';
 import { authorize } from './rbac/authorize.ts';
@@ -39,6 +41,8 @@ export interface StartOptions {
   log?: Logger;
   /** How certificates are obtained when no local CA is configured (the CA client). */
   issuer?: Issuer;
+  /** Connect to the node agent over ZDS (default). Tests that hand pods to `workloads` turn it off. */
+  zds?: boolean;
 }
 
 async function localIssuer(cfg: ZtunnelConfig): Promise<Issuer | undefined> {
@@ -94,6 +98,13 @@ export async function startZtunnel(cfg: ZtunnelConfig, opts: StartOptions = {}):
   loadConfig();
   if (cfg.localXdsPath) watchFile(cfg.localXdsPath, { interval: 500 }, loadConfig);
 
+  // Pods arrive from the node agent: the ZDS client drives the workload manager.
+  let zds: ZdsClient | undefined;
+  if (opts.zds !== false) {
+    zds = new ZdsClient({ path: cfg.inpodUds, consumer: workloadManagerConsumer(workloads), log });
+    zds.start();
+  }
+
   const notReady = (): string[] => [
     ...(configLoaded ? [] : ['configuration not loaded']),
     ...(workloads.ready() ? [] : ['first ZDS snapshot not processed']),
@@ -116,6 +127,7 @@ export async function startZtunnel(cfg: ZtunnelConfig, opts: StartOptions = {}):
     notReady,
     shutdown: async () => {
       if (cfg.localXdsPath) unwatchFile(cfg.localXdsPath, loadConfig);
+      await zds?.close();
       // Listeners close now; open tunnels get until the deadline, then everything is cut.
       const drained = workloads.drain();
       const deadline = Date.now() + cfg.terminationDeadlineMs;
