@@ -11,7 +11,8 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSelfSignedRoot } from '../../lib/identity/index.ts';
 import { createLogger } from '../../lib/log/logger.ts';
-import { openNetns } from '../../lib/netns/index.ts';
+import { readAll } from '../../lib/hbone/test-fixtures.ts';
+import { connectTcp, openNetns } from '../../lib/netns/index.ts';
 import { applyInpodRules } from '../../lib/redirect/index.ts';
 import { startZtunnel, type ZtunnelApp } from '../../ztunnel/src/app.ts';
 import { configFromEnv } from '../../ztunnel/src/config.ts';
@@ -91,6 +92,15 @@ describe('ztunnel app, standalone (root)', () => {
     writeFileSync(join(dir, 'config.yaml'), CONFIG());
     await pollUntil('the policy to be gone', async () => (await talk(NS.a, IP.b, 9000, 'back')) === 'back', { timeoutMs: 10_000 });
   });
+
+  it('keeps a pod proxy and its connections when the pod is re-added in the same netns (ZDS reconnect)', async () => {
+    const long = connectTcp({ netns: `/run/netns/${NS.a}`, host: IP.b, port: 9000, allowHalfOpen: true });
+    long.write('before;');
+    await pollUntil('the connection to be up', () => app.connections.count() >= 2, { timeoutMs: 5000 });
+    app.workloads.add({ uid: 'uid-echo', name: 'echo', namespace: 'b', serviceAccount: 'echo' }, openNetns(`/run/netns/${NS.b}`));
+    long.end('after');
+    expect((await readAll(long)).toString()).toBe('before;after');
+  }, 20_000);
 
   it('changes the log level at run time', async () => {
     const r = await fetch(`http://127.0.0.1:${app.ports.admin}/logging?level=debug`, { method: 'POST' });

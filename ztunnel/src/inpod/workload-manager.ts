@@ -1,5 +1,6 @@
 // The pods this ztunnel serves, as the node agent announces them over ZDS: a proxy per pod uid,
 // started on add, stopped on delete, and the set reconciled when a snapshot completes.
+import { fstatSync } from 'node:fs';
 import type { Logger } from '../../../lib/log/logger.ts';
 import { closeFd } from '../../../lib/netns/index.ts';
 import { startPodProxy, type PodInfo, type PodProxy, type PodProxyDeps } from './pod-proxy.ts';
@@ -15,8 +16,17 @@ export class WorkloadManager {
     this.log = deps.log;
   }
 
-  /** Takes ownership of `netnsFd` (closed when the pod is removed, or now if it fails). */
+  /**
+   * Takes ownership of `netnsFd` (closed when the pod is removed, or now if it fails). A re-add of
+   * a pod whose proxy already runs in the same netns (every snapshot after a ZDS reconnect) keeps
+   * that proxy and its connections.
+   */
   add(pod: PodInfo, netnsFd: number): void {
+    const current = this.proxies.get(pod.uid);
+    if (current && fstatSync(current.netnsFd).ino === fstatSync(netnsFd).ino) {
+      closeFd(netnsFd);
+      return;
+    }
     this.remove(pod.uid);
     try {
       this.proxies.set(pod.uid, { ...startPodProxy(this.deps, pod, netnsFd), netnsFd });
