@@ -9,23 +9,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSelfSignedRoot } from '../../lib/identity/index.ts';
 import { createLogger } from '../../lib/log/logger.ts';
 import { readAll } from '../../lib/hbone/test-fixtures.ts';
 import { connectTcp, openNetns } from '../../lib/netns/index.ts';
 import { applyInpodRules } from '../../lib/redirect/index.ts';
 import { startZtunnel, type ZtunnelApp } from '../../ztunnel/src/app.ts';
-import { configFromEnv } from '../../ztunnel/src/config.ts';
 import { pollUntil } from '../lab/poll.ts';
-import { echoApp, podTopology, requireRoot, talk } from './netns-harness.ts';
+import { echoApp, podTopology, podWorkloads, requireRoot, standaloneZtunnelConfig, talk } from './netns-harness.ts';
 
 const { NS, IP, setup, teardown } = podTopology(`amt-app-${randomBytes(3).toString('hex')}`);
 
-const CONFIG = (extra = '') => `
-workloads:
-- { name: sleep, namespace: a, serviceAccount: sleep, addresses: [${IP.a}], node: node1 }
-- { name: echo, namespace: b, serviceAccount: echo, addresses: [${IP.b}], node: node1 }
-${extra}`;
+const CONFIG = (extra = '') => `${podWorkloads(IP)}${extra}`;
 const DENY_SLEEP = `policies:
 - { name: deny-sleep, namespace: b, action: DENY, rules: [[[{ principals: ["cluster.local/ns/a/sa/sleep"] }]]] }`;
 
@@ -43,16 +37,7 @@ describe('ztunnel app, standalone (root)', () => {
     setup();
     for (const k of ['a', 'b'] as const) applyInpodRules({ path: `/run/netns/${NS[k]}` }, { dnsCapture: false }, 'iptables');
     dir = mkdtempSync(join(tmpdir(), 'amt-app-'));
-    const root = await createSelfSignedRoot();
-    writeFileSync(join(dir, 'root.pem'), root.certPem);
-    writeFileSync(join(dir, 'root-key.pem'), root.keyPem);
-    writeFileSync(join(dir, 'config.yaml'), CONFIG());
-    const cfg = configFromEnv({
-      NODE_NAME: 'node1', LOCAL_XDS_PATH: join(dir, 'config.yaml'), CA_ROOT_CERT: join(dir, 'root.pem'), CA_ROOT_KEY: join(dir, 'root-key.pem'),
-      ADMIN_ADDR: '127.0.0.1:0', STATS_ADDR: '127.0.0.1:0', READINESS_ADDR: '127.0.0.1:0', CONNECTION_TERMINATION_DEADLINE: '1',
-    });
-    if (!cfg.ok) throw new Error(cfg.errors.join('; '));
-    app = await startZtunnel(cfg.config, { log: createLogger({ component: 'ztunnel', destination: new PassThrough() }), zds: false });
+    app = await startZtunnel(await standaloneZtunnelConfig(dir, CONFIG(), 1), { log: createLogger({ component: 'ztunnel', destination: new PassThrough() }), zds: false });
     servers.push(await echoApp(NS.b, 9000, []));
   });
 

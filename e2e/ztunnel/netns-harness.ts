@@ -1,6 +1,10 @@
 // Shared by the root netns suites of e2e/ztunnel: the root check, running a command, and a handle on
 // a named network namespace.
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createSelfSignedRoot } from '../../lib/identity/index.ts';
+import { configFromEnv, type ZtunnelConfig } from '../../ztunnel/src/config.ts';
 import type net from 'node:net';
 import { readAll } from '../../lib/hbone/test-fixtures.ts';
 import { connectTcp, listenTcp } from '../../lib/netns/index.ts';
@@ -76,4 +80,29 @@ export async function talk(fromNs: string, host: string, port: number, payload: 
   } catch (err) {
     return `error:${(err as { code?: string }).code ?? (err as Error).message}`;
   }
+}
+
+/** The YAML workloads of pods a (sleep) and b (echo) of podTopology, for a standalone ztunnel. */
+export function podWorkloads(ip: { a: string; b: string }): string {
+  return `workloads:
+- { name: sleep, namespace: a, serviceAccount: sleep, addresses: [${ip.a}], node: node1 }
+- { name: echo, namespace: b, serviceAccount: echo, addresses: [${ip.b}], node: node1 }
+`;
+}
+
+/**
+ * Files and config of a standalone ztunnel for node1 in `dir`: a fresh root CA, `config.yaml` with
+ * `configYaml`, ops servers on ephemeral loopback ports.
+ */
+export async function standaloneZtunnelConfig(dir: string, configYaml: string, deadlineSeconds: number): Promise<ZtunnelConfig> {
+  const root = await createSelfSignedRoot();
+  writeFileSync(join(dir, 'root.pem'), root.certPem);
+  writeFileSync(join(dir, 'root-key.pem'), root.keyPem);
+  writeFileSync(join(dir, 'config.yaml'), configYaml);
+  const cfg = configFromEnv({
+    NODE_NAME: 'node1', LOCAL_XDS_PATH: join(dir, 'config.yaml'), CA_ROOT_CERT: join(dir, 'root.pem'), CA_ROOT_KEY: join(dir, 'root-key.pem'),
+    ADMIN_ADDR: '127.0.0.1:0', STATS_ADDR: '127.0.0.1:0', READINESS_ADDR: '127.0.0.1:0', CONNECTION_TERMINATION_DEADLINE: String(deadlineSeconds),
+  });
+  if (!cfg.ok) throw new Error(cfg.errors.join('; '));
+  return cfg.config;
 }
