@@ -2,9 +2,9 @@
 // destination, where does this connection go and how. The socket code only executes the plan.
 import type { ProxyState } from '../state/proxy-state.ts';
 import { serviceKey, workloadIdentity, type GatewayAddress, type Service, type Workload } from '../state/types.ts';
+import { isZtunnelPort } from './ports.ts';
 
 export const HBONE_PORT = 15008;
-const PROXY_PORTS = new Set([15001, 15006, 15008]);
 
 export type OutboundPlan =
   | {
@@ -85,7 +85,7 @@ function toWorkload(dst: Workload, ip: string, port: number, service?: Service):
 }
 
 export function buildRequest(state: ProxyState, source: Workload, target: Target, pick: EndpointPicker): OutboundPlan {
-  if (isLoopback(target.ip) && PROXY_PORTS.has(target.port)) return { kind: 'reject', reason: 'self-call to a ztunnel port' };
+  if (isLoopback(target.ip) && isZtunnelPort(target.port)) return { kind: 'reject', reason: 'self-call to a ztunnel port' };
   const network = source.network;
   const service = state.findServiceByVip(network, target.ip);
   if (service) {

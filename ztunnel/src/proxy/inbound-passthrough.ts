@@ -10,8 +10,7 @@ import type { ConnectionManager } from './connection-manager.ts';
 import { acceptRedirected } from './downstream.ts';
 import { normalise } from './inbound.ts';
 import { peerInfo } from './peer-info.ts';
-
-const PROXY_PORTS = new Set([15001, 15006, 15008]);
+import { isZtunnelPort } from './ports.ts';
 
 export interface InboundPassthroughDeps {
   state: ProxyState;
@@ -41,7 +40,7 @@ export function inboundPassthroughHandler(deps: InboundPassthroughDeps): (downst
       src: { addr: `${clientIp}:${downstream.remotePort ?? 0}`, ...(source ? { workload: source.name, namespace: source.namespace } : {}) },
       dst: { addr: `${dstIp}:${target.port}`, ...(workload ? { workload: workload.name, namespace: workload.namespace, identity: workloadIdentity(workload) } : {}) },
     };
-    if (PROXY_PORTS.has(target.port) || !workload) {
+    if (isZtunnelPort(target.port) || !workload) {
       deps.connections.reject(metric, access, workload ? `port ${target.port} is a ztunnel port` : `no workload for ${dstIp}`, 'CONNECT');
       downstream.resetAndDestroy();
       return;

@@ -10,8 +10,7 @@ import type { ProxyState } from '../state/proxy-state.ts';
 import { workloadIdentity, type Workload } from '../state/types.ts';
 import type { ConnectionManager } from './connection-manager.ts';
 import { peerInfo } from './peer-info.ts';
-
-const PROXY_PORTS = new Set([15001, 15006, 15008]);
+import { isZtunnelPort } from './ports.ts';
 
 export type InboundPlan =
   | { kind: 'reject'; status: 400 | 401 | 503; reason: string; flag: ResponseFlag; workload?: Workload }
@@ -25,7 +24,7 @@ export function planInbound(
 ): InboundPlan {
   const local = normalise(req.localIp);
   if (normalise(req.targetIp) !== local) return { kind: 'reject', status: 400, reason: `authority ${req.targetIp} is not this pod (${local})`, flag: 'CONNECT' };
-  if (PROXY_PORTS.has(req.targetPort)) return { kind: 'reject', status: 400, reason: `port ${req.targetPort} is a ztunnel port`, flag: 'CONNECT' };
+  if (isZtunnelPort(req.targetPort)) return { kind: 'reject', status: 400, reason: `port ${req.targetPort} is a ztunnel port`, flag: 'CONNECT' };
   const workload = state.findWorkloadByAddress(network, local);
   if (!workload) return { kind: 'reject', status: 503, reason: `no workload for ${local}`, flag: 'CONNECT' };
   const rbac: RbacConnection = { srcIdentity: req.peerIdentity, srcIp: normalise(req.remoteIp), dstIp: local, dstPort: req.targetPort };
