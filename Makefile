@@ -12,13 +12,14 @@ export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
 export NODE_OPTIONS := --disable-warning=ExperimentalWarning
 VITEST := node_modules/.bin/vitest
 
-.PHONY: help deps node_modules tools typecheck check-deps unit e2e test demo lab-up lab-down clean
+.PHONY: help deps node_modules tools typecheck check-deps unit e2e test demo lab-up lab-down bench-l4 clean
 
 help:
 	@echo "make demo      bring up the lab cluster (2 nodes), deploy sample apps, show a cross-node request"
 	@echo "make test      install everything, then run every test (unit + root/netns e2e)"
 	@echo "make unit      fast tests only (no root needed)"
 	@echo "make lab-up / make lab-down   the lab cluster alone"
+	@echo "make bench-l4  no mesh vs ztunnel on the lab, side by side (BENCH_SECONDS, BENCH_RATE)"
 
 deps:
 	@scripts/install-deps.sh
@@ -58,3 +59,6 @@ lab-down: node_modules
 
 clean:
 	rm -rf node_modules lib/netns/native/build
+
+bench-l4: deps node_modules tools
+	node bench/l4/main.ts

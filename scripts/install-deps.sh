@@ -16,6 +16,7 @@ need=(
   procps:/usr/bin/pgrep
   build-essential:/usr/bin/g++
   python3:/usr/bin/python3
+  iperf3:/usr/bin/iperf3
 )
 missing=()
 for entry in "${need[@]}"; do

@@ -62,7 +62,8 @@ export type TunnelDecision =
 
 export type ServerEvent =
   | { kind: 'connection-rejected'; error: HboneError; remoteAddress: SocketAddress; localAddress: SocketAddress }
-  | { kind: 'stream-rejected'; status: number; reason: string; remoteAddress: SocketAddress; localAddress: SocketAddress };
+  /** `by`: the request itself was malformed (protocol) or onTunnel refused it (handler). */
+  | { kind: 'stream-rejected'; by: 'protocol' | 'handler'; status: number; reason: string; remoteAddress: SocketAddress; localAddress: SocketAddress };
 
 export interface HboneServerOptions {
   /** The bundle to serve on a connection accepted at `localAddress` (pod IP); undefined refuses it. */
@@ -239,7 +240,7 @@ export class HboneServer {
   ): Promise<void> {
     stream.on('error', () => undefined); // stream failures surface as the copy result
     const plan = decideConnect(headers, { allowHostnameAuthority: this.#opts.allowHostnameAuthority ?? false });
-    if (plan.kind === 'reject') return this.#respondError(stream, plan.status, plan.reason, ctx);
+    if (plan.kind === 'reject') return this.#respondError(stream, 'protocol', plan.status, plan.reason, ctx);
     const abort = new AbortController();
     const onEarlyClose = (): void => abort.abort(new HboneError('HBONE_STREAM_RESET', 'client closed the stream before the tunnel was set up'));
     stream.once('close', onEarlyClose);
@@ -261,7 +262,7 @@ export class HboneServer {
     } finally {
       stream.off('close', onEarlyClose);
     }
-    if (decision.kind === 'reject') return this.#respondError(stream, decision.status, decision.reason, ctx);
+    if (decision.kind === 'reject') return this.#respondError(stream, 'handler', decision.status, decision.reason, ctx);
     const { upstream } = decision;
     if (stream.destroyed || stream.closed) {
       // The client gave up while we dialled: the app must see an abort, not a clean close.
@@ -277,12 +278,13 @@ export class HboneServer {
 
   #respondError(
     stream: http2.ServerHttp2Stream,
+    by: 'protocol' | 'handler',
     status: number,
     reason: string,
     ctx: { localAddress: SocketAddress; remoteAddress: SocketAddress },
   ): void {
     this.#opts.log?.debug({ status, reason, src: ctx.remoteAddress, dst: ctx.localAddress }, 'hbone stream rejected');
-    this.#opts.onEvent?.({ kind: 'stream-rejected', status, reason, remoteAddress: ctx.remoteAddress, localAddress: ctx.localAddress });
+    this.#opts.onEvent?.({ kind: 'stream-rejected', by, status, reason, remoteAddress: ctx.remoteAddress, localAddress: ctx.localAddress });
     if (stream.destroyed || stream.closed) return;
     stream.respond({ ':status': status }, { endStream: true });
     // The answer is complete; close our side so a client that never ends its half cannot pin a

@@ -265,3 +265,21 @@ describe('HBONE tunnel', () => {
     expect(maxSentAhead).toBeLessThan(8 * 1024 * 1024);
   }, 30_000);
 });
+
+describe('HboneServer.destroy', () => {
+  it('resets the app side of live tunnels: the app sees an abort, not a clean end', async () => {
+    const f = await serverFixture();
+    const seen: string[] = [];
+    const a = await app((s) => {
+      s.on('end', () => seen.push('end'));
+      s.on('error', (e: NodeJS.ErrnoException) => seen.push(`error:${e.code}`));
+    });
+    const t = await pool().open(request(f, a.port));
+    t.stream.on('error', () => {});
+    t.stream.write('hello');
+    await pollUntil(() => a.sockets.length === 1, 'the app connection');
+    f.server.destroy();
+    await pollUntil(() => seen.length > 0, 'the app to see the tunnel go');
+    expect(seen).toEqual(['error:ECONNRESET']);
+  });
+});

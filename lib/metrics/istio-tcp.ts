@@ -73,6 +73,8 @@ export interface TcpMetrics {
   closed: Counter;
   sent: Counter;
   received: Counter;
+  /** Connections refused before a tunnel existed (bad TLS, not HTTP/2, not a CONNECT). */
+  failed: Counter;
 }
 
 export function registerTcpMetrics(r: Registry): TcpMetrics {
@@ -81,5 +83,6 @@ export function registerTcpMetrics(r: Registry): TcpMetrics {
     closed: r.counter('istio_tcp_connections_closed_total', 'The total number of TCP connections closed', TCP_LABELS),
     sent: r.counter('istio_tcp_sent_bytes_total', 'The size of total bytes sent during response in case of a TCP connection', TCP_LABELS),
     received: r.counter('istio_tcp_received_bytes_total', 'The size of total bytes received during request in case of a TCP connection', TCP_LABELS),
+    failed: r.counter('istio_tcp_connections_failed_total', 'The total number of TCP connections that failed before being proxied', TCP_LABELS),
   };
 }

@@ -2,8 +2,9 @@
 // HBONE-inbound paths, with every upstream socket created in that netns and marked.
 import { isIPv6 } from 'node:net';
 import type net from 'node:net';
-import { HboneServer, type HbonePool } from '../../../lib/hbone/index.ts';
+import { HboneServer, type HboneErrorCode, type HbonePool } from '../../../lib/hbone/index.ts';
 import type { Logger } from '../../../lib/log/logger.ts';
+import type { ResponseFlag } from '../../../lib/metrics/istio-tcp.ts';
 import { connectTcp, getOriginalDst } from '../../../lib/netns/index.ts';
 import type { SecretManager } from '../identity/secret-manager.ts';
 import type { EndpointPicker } from '../proxy/build-request.ts';
@@ -11,6 +12,7 @@ import type { ConnectionManager } from '../proxy/connection-manager.ts';
 import { inboundHandler } from '../proxy/inbound.ts';
 import { inboundPassthroughHandler } from '../proxy/inbound-passthrough.ts';
 import { outboundHandler } from '../proxy/outbound.ts';
+import { peerInfo } from '../proxy/peer-info.ts';
 import type { ProxyState } from '../state/proxy-state.ts';
 import { workloadIdentity } from '../state/types.ts';
 import { INPOD_MARK, openPodListeners, type PodListeners, type PodPorts } from './pod-listeners.ts';
@@ -47,6 +49,12 @@ export interface PodProxy {
   drain(): Promise<void>;
 }
 
+function hboneFailureFlag(code: HboneErrorCode): ResponseFlag {
+  if (code === 'HBONE_CLIENT_IDENTITY') return 'IDENTITY_ERROR';
+  if (code === 'HBONE_ALPN' || code === 'HBONE_SESSION_CLOSED') return 'H2_HANDSHAKE_FAILURE';
+  return 'TLS_FAILURE';
+}
+
 export function startPodProxy(deps: PodProxyDeps, pod: PodInfo, netnsFd: number): PodProxy {
   const log = deps.log.child({ pod: `${pod.namespace}/${pod.name}` });
   const findSelf = () => deps.state.findWorkloadByInfo(pod, deps.node);
@@ -74,6 +82,16 @@ export function startPodProxy(deps: PodProxyDeps, pod: PodInfo, netnsFd: number)
       return self ? deps.secrets.get(workloadIdentity(self)) : undefined;
     },
     onTunnel: inboundHandler({ state: deps.state, network: deps.network, connections: deps.connections, dialApp }),
+    onEvent: (e) => {
+      // Refusals by onTunnel (policy, unknown workload) are already counted by the inbound path.
+      if (e.kind === 'stream-rejected' && e.by === 'handler') return;
+      const self = findSelf();
+      const metric = { reporter: 'destination' as const, source: {}, destination: { ...peerInfo(self), ...(self ? { principal: workloadIdentity(self) } : {}) }, mutualTls: false };
+      const src = `${e.remoteAddress.address}:${e.remoteAddress.port}`;
+      const dst = `${e.localAddress.address}:${e.localAddress.port}`;
+      if (e.kind === 'stream-rejected') deps.connections.failed(metric, 'CONNECT', { src, dst, error: `${e.status}: ${e.reason}` });
+      else deps.connections.failed(metric, hboneFailureFlag(e.error.code), { src, dst, error: `${e.error.code}: ${e.error.message}` });
+    },
     log,
   });
   const listeners = openPodListeners(netnsFd, {

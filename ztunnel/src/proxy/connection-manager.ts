@@ -61,6 +61,15 @@ export class ConnectionManager {
     logAccess(this.log, { ...access, bytesSent: 0, bytesRecv: 0, durationMs: 0, error });
   }
 
+  /**
+   * A peer that never got a tunnel (garbage on 15008: not TLS, no client certificate, not HTTP/2,
+   * not a CONNECT): counted in istio_tcp_connections_failed_total and logged once at warn.
+   */
+  failed(metric: ConnectionMetricInput, flag: ResponseFlag, fields: { src: string; dst: string; error: string }): void {
+    this.metrics.failed.inc(tcpLabels({ ...metric, responseFlags: flag }));
+    this.log.warn({ ...fields, response_flags: flag }, 'inbound HBONE connection refused');
+  }
+
   /** Closes every live connection that `stillAllowed` now refuses. */
   recheck(stillAllowed: (rbac: NonNullable<TrackedConnection['rbac']>) => boolean): number {
     let closed = 0;

@@ -1,0 +1,130 @@
+// bench/l4: the same measurements over two identical client/server pairs on the lab, node1 → node2:
+// one pair outside the mesh (baseline), one captured by ztunnel (HBONE between the nodes). Bulk
+// throughput (iperf3), request/response latency at a fixed rate and at max rate, new connections
+// per second, and what the two ztunnels cost (RSS, CPU seconds per GB and per 1k connections).
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { kubectlSync, podRef } from '../../e2e/lab/lab.ts';
+import { pollUntil } from '../../e2e/lab/poll.ts';
+import { isReady, type PodJson } from '../../e2e/lab/sample-apps.ts';
+import type { LabState } from '../../e2e/lab/state.ts';
+import type { LabMesh } from '../../e2e/ztunnel/lab-mesh.ts';
+import { connectionRate, pingPong, type Target } from './load.ts';
+import type { LatencySummary, Row } from './report.ts';
+
+export interface L4Options {
+  /** Seconds per measurement. */
+  seconds: number;
+  /** Requests per second of the fixed-rate latency run. */
+  rate: number;
+  connections: number;
+  messageBytes: number;
+  connConcurrency: number;
+  maxNewConnections: number;
+}
+
+export const DEFAULT_L4: L4Options = { seconds: 10, rate: 1000, connections: 4, messageBytes: 64, connConcurrency: 8, maxNewConnections: 50_000 };
+
+const IPERF_PORT = 5201;
+const ECHO_PORT = 9000;
+
+const pair = (ns: string) => `
+apiVersion: v1
+kind: Namespace
+metadata: { name: ${ns} }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: server, namespace: ${ns}, labels: { app: bench-server } }
+spec: { nodeName: node2, containers: [{ name: main, image: lab/tcp-echo }] }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: client, namespace: ${ns}, labels: { app: bench-client } }
+spec: { nodeName: node1, containers: [{ name: main, image: lab/sleep }] }
+---`;
+
+interface PairResult {
+  throughputGbps: number;
+  fixed: LatencySummary;
+  max: LatencySummary;
+  conns: { rate: number; count: number; errors: number };
+  bytes: number;
+  /** ztunnel CPU seconds (both nodes) during each phase; 0 for the baseline. */
+  cpu: { throughput: number; conns: number };
+}
+
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of the whole line (11 and 12 after the command).
+  const ticks = Number(f[11]) + Number(f[12]);
+  const hz = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+  return ticks / hz;
+}
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+async function iperf(clientNs: string, serverNs: string, host: string, seconds: number): Promise<{ gbps: number; bytes: number }> {
+  const server = spawn('nsenter', [`--net=${serverNs}`, '--', 'iperf3', '-s', '-1', '-p', String(IPERF_PORT)], { stdio: 'ignore' });
+  try {
+    await pollUntil('iperf3 server to listen', () => spawnSync('nsenter', [`--net=${serverNs}`, '--', 'ss', '-Hltn', `sport = :${IPERF_PORT}`], { encoding: 'utf8' }).stdout.includes(`:${IPERF_PORT}`), { timeoutMs: 10_000 });
+    const r = spawnSync('nsenter', [`--net=${clientNs}`, '--', 'iperf3', '-c', host, '-p', String(IPERF_PORT), '-t', String(seconds), '-J'], { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
+    const out = JSON.parse(r.stdout || '{}') as { end?: { sum_received?: { bits_per_second: number; bytes: number } }; error?: string };
+    if (!out.end?.sum_received) throw new Error(`iperf3 failed: ${out.error ?? r.stderr}`);
+    return { gbps: out.end.sum_received.bits_per_second / 1e9, bytes: out.end.sum_received.bytes };
+  } finally {
+    server.kill('SIGKILL');
+  }
+}
+
+async function measure(lab: LabState, ns: string, o: L4Options, ztunnelPids: () => number[]): Promise<PairResult> {
+  const client = `/run/netns/${podRef(ns, 'client', lab).netns}`;
+  const server = podRef(ns, 'server', lab);
+  const cpu = () => ztunnelPids().reduce((a, p) => a + cpuSeconds(p), 0);
+  const target: Target = { netns: client, host: server.podIp, port: ECHO_PORT };
+  const c0 = cpu();
+  const tp = await iperf(client, `/run/netns/${server.netns}`, server.podIp, o.seconds);
+  const c1 = cpu();
+  const fixed = await pingPong(target, { connections: o.connections, seconds: o.seconds, size: o.messageBytes, rate: o.rate });
+  const max = await pingPong(target, { connections: o.connections, seconds: o.seconds, size: o.messageBytes });
+  const c2 = cpu();
+  const conns = await connectionRate(target, { concurrency: o.connConcurrency, seconds: o.seconds, maxConnections: o.maxNewConnections });
+  const c3 = cpu();
+  return { throughputGbps: tp.gbps, bytes: tp.bytes, fixed, max, conns, cpu: { throughput: c1 - c0, conns: c3 - c2 } };
+}
+
+/** Deploys the two pairs, captures the mesh pair, measures both; returns the table rows. */
+export async function runL4(lab: LabState, mesh: LabMesh, o: L4Options = DEFAULT_L4, log: (l: string) => void = () => {}): Promise<Row[]> {
+  kubectlSync(lab, ['apply', '-f', '-'], `${pair('bench-plain')}\n${pair('bench-mesh')}`);
+  await pollUntil('the bench pods to be Ready', () => {
+    const pods = [...['bench-plain', 'bench-mesh']].flatMap((ns) => (JSON.parse(kubectlSync(lab, ['get', 'pods', '-n', ns, '-o', 'json']).stdout) as { items: PodJson[] }).items);
+    return pods.length === 4 && pods.every(isReady);
+  }, { timeoutMs: 90_000 });
+  for (const name of ['client', 'server']) await mesh.enroll('bench-mesh', name);
+  await mesh.syncConfig();
+  const zpids = () => lab.nodes.map((n) => mesh.ztunnel(n.name).pid);
+  log(`baseline: bench-plain/client (node1) -> bench-plain/server (node2), ${o.seconds} s per measurement`);
+  const base = await measure(lab, 'bench-plain', o, () => []);
+  log('mesh: bench-mesh/client (node1) -> ztunnel -> HBONE -> ztunnel -> bench-mesh/server (node2)');
+  const m = await measure(lab, 'bench-mesh', o, zpids);
+  const rss = zpids().reduce((a, p) => a + rssMiB(p), 0);
+  return [
+    { metric: 'bulk throughput (iperf3, 1 stream)', unit: 'Gbit/s', baseline: base.throughputGbps, mesh: m.throughputGbps },
+    { metric: `latency p50 @ ${o.rate} req/s`, unit: 'ms', baseline: base.fixed.p50, mesh: m.fixed.p50, lowerIsBetter: true },
+    { metric: `latency p90 @ ${o.rate} req/s`, unit: 'ms', baseline: base.fixed.p90, mesh: m.fixed.p90, lowerIsBetter: true },
+    { metric: `latency p99 @ ${o.rate} req/s`, unit: 'ms', baseline: base.fixed.p99, mesh: m.fixed.p99, lowerIsBetter: true },
+    { metric: `max rate (${o.connections} conns, ${o.messageBytes} B)`, unit: 'req/s', baseline: base.max.rate, mesh: m.max.rate },
+    { metric: 'latency p50 @ max rate', unit: 'ms', baseline: base.max.p50, mesh: m.max.p50, lowerIsBetter: true },
+    { metric: 'latency p90 @ max rate', unit: 'ms', baseline: base.max.p90, mesh: m.max.p90, lowerIsBetter: true },
+    { metric: 'latency p99 @ max rate', unit: 'ms', baseline: base.max.p99, mesh: m.max.p99, lowerIsBetter: true },
+    { metric: `new connections (${o.connConcurrency} loops)`, unit: 'conn/s', baseline: base.conns.rate, mesh: m.conns.rate },
+    { metric: 'errors (all runs)', unit: 'count', baseline: base.fixed.errors + base.max.errors + base.conns.errors, mesh: m.fixed.errors + m.max.errors + m.conns.errors, lowerIsBetter: true },
+    { metric: 'ztunnel RSS (2 nodes)', unit: 'MiB', mesh: rss, lowerIsBetter: true },
+    { metric: 'ztunnel CPU per GB (2 nodes)', unit: 'CPU s', mesh: m.cpu.throughput / (m.bytes / 1e9), lowerIsBetter: true },
+    { metric: 'ztunnel CPU per 1k connections', unit: 'CPU s', mesh: m.cpu.conns / (m.conns.count / 1000), lowerIsBetter: true },
+  ];
+}

@@ -1,0 +1,368 @@
+// The mesh on the lab cluster, for the ztunnel suites and bench/l4 until the CNI node agent and the
+// controller take over: one ztunnel process per lab node (standalone: a local config file generated
+// here from the apiserver's pods and services, and a file CA shared by the nodes), and this harness
+// playing each node's agent: it applies Istio's in-pod rules inside a pod's netns and hands the netns
+// to that node's ztunnel over ZDS. Processes are recorded in the lab state, so `lab down` reaps them.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { createSelfSignedRoot } from '../../lib/identity/index.ts';
+import { closeFd, openNetns } from '../../lib/netns/index.ts';
+import { applyInpodRules, removeInpodRules, type RedirectFlavour } from '../../lib/redirect/index.ts';
+import { ZdsServer, type ZdsWorkloadInfo } from '../../lib/zds/index.ts';
+import { REPO_ROOT } from '../lab/config.ts';
+import { startDaemon, tail } from '../lab/daemons.ts';
+import { kubectlSync, podRef } from '../lab/lab.ts';
+import { pollUntil } from '../lab/poll.ts';
+import { isAlive, writeState, type LabState } from '../lab/state.ts';
+import { checkAllTls, readPcapTcp, type TlsCheck } from './pcap.ts';
+
+const ZTUNNEL_MAIN = join(REPO_ROOT, 'ztunnel/src/main.ts');
+
+export interface ZtunnelProcess {
+  generation: number;
+  pid: number;
+  log: string;
+  ports: { admin: number; metrics: number; readiness: number };
+}
+
+interface MeshNode {
+  name: string;
+  dir: string;
+  zds: ZdsServer;
+  config: string;
+  current?: ZtunnelProcess;
+  generations: number;
+}
+
+interface Enrolled {
+  uid: string;
+  info: ZdsWorkloadInfo;
+  node: string;
+  netnsPath: string;
+  netnsFd: number;
+}
+
+/** The local-config YAML document (see ztunnel/src/config/local-config.ts). */
+export interface MeshConfig {
+  workloads: Record<string, unknown>[];
+  services: Record<string, unknown>[];
+  policies: Record<string, unknown>[];
+}
+
+export interface ConfigEdit {
+  policies?: Record<string, unknown>[];
+  /** Per-node changes on top (e.g. a node told a wrong identity for a pod). */
+  perNode?: (node: string, cfg: MeshConfig) => void;
+}
+
+interface PodItem {
+  metadata: { name: string; namespace: string; uid: string; labels?: Record<string, string> };
+  spec: { nodeName?: string; serviceAccountName?: string };
+  status: { podIP?: string };
+}
+
+interface ServiceItem {
+  metadata: { name: string; namespace: string };
+  spec: { clusterIP?: string; selector?: Record<string, string>; ports?: { port: number; targetPort?: number | string }[] };
+}
+
+export const ZTUNNEL_ENV_BASE = { CONNECTION_TERMINATION_DEADLINE: '5', LOG_LEVEL: 'info' };
+
+export class LabMesh {
+  readonly lab: LabState;
+  readonly dir: string;
+  readonly flavour: RedirectFlavour;
+  private readonly nodes = new Map<string, MeshNode>();
+  private readonly enrolled = new Map<string, Enrolled>();
+  private lastEdit: ConfigEdit = {};
+
+  /** Starts the ZDS "agent" and a ztunnel on every lab node and waits until they are ready. */
+  static async start(lab: LabState, opts: { flavour?: RedirectFlavour } = {}): Promise<LabMesh> {
+    const mesh = new LabMesh(lab, opts.flavour ?? 'iptables');
+    try {
+      const root = await createSelfSignedRoot();
+      writeFileSync(join(mesh.dir, 'root-cert.pem'), root.certPem);
+      writeFileSync(join(mesh.dir, 'root-key.pem'), root.keyPem, { mode: 0o600 });
+      for (const n of lab.nodes) {
+        const dir = join(mesh.dir, n.name);
+        mkdirSync(dir, { recursive: true });
+        const node: MeshNode = {
+          name: n.name, dir, config: join(dir, 'config.yaml'), generations: 0,
+          zds: ZdsServer.listen({ path: join(dir, 'ztunnel.sock'), snapshot: () => mesh.snapshotFor(n.name) }),
+        };
+        mesh.nodes.set(n.name, node);
+      }
+      mesh.writeConfigs(await mesh.buildConfig());
+      for (const node of mesh.nodes.values()) node.current = await mesh.startZtunnel(node);
+      return mesh;
+    } catch (err) {
+      await mesh.stop();
+      throw err;
+    }
+  }
+
+  private constructor(lab: LabState, flavour: RedirectFlavour) {
+    this.lab = lab;
+    this.flavour = flavour;
+    this.dir = join(lab.dir, 'mesh');
+    mkdirSync(this.dir, { recursive: true });
+  }
+
+  get rootCertPath(): string {
+    return join(this.dir, 'root-cert.pem');
+  }
+
+  get rootKeyPath(): string {
+    return join(this.dir, 'root-key.pem');
+  }
+
+  private node(name: string): MeshNode {
+    const n = this.nodes.get(name);
+    if (!n) throw new Error(`no mesh node ${name}`);
+    return n;
+  }
+
+  private snapshotFor(node: string): { uid: string; info: ZdsWorkloadInfo; netnsFd: number }[] {
+    return [...this.enrolled.values()].filter((e) => e.node === node).map(({ uid, info, netnsFd }) => ({ uid, info, netnsFd }));
+  }
+
+  ztunnel(node: string): ZtunnelProcess {
+    const z = this.node(node).current;
+    if (!z) throw new Error(`no ztunnel running on ${node}`);
+    return z;
+  }
+
+  /** A ztunnel process for `node`, tagged with the lab run so `lab down` reaps it; resolves when ready. */
+  private async startZtunnel(node: MeshNode): Promise<ZtunnelProcess> {
+    const generation = ++node.generations;
+    const log = join(node.dir, `ztunnel-${generation}.log`);
+    const p = startDaemon(`ztunnel-${node.name}-${generation}`, [process.execPath, ZTUNNEL_MAIN], log, this.lab.runId, {
+      ...ZTUNNEL_ENV_BASE,
+      NODE_OPTIONS: '--disable-warning=ExperimentalWarning',
+      NODE_NAME: node.name,
+      LOCAL_XDS_PATH: node.config,
+      CA_ROOT_CERT: this.rootCertPath,
+      CA_ROOT_KEY: this.rootKeyPath,
+      INPOD_UDS: node.zds.path,
+      ADMIN_ADDR: '127.0.0.1:0',
+      STATS_ADDR: '127.0.0.1:0',
+      READINESS_ADDR: '127.0.0.1:0',
+    });
+    this.lab.processes.push(p);
+    writeState(this.lab);
+    // Port 0 everywhere: the start-up line says what was bound (old and new generations overlap).
+    const ports = await pollUntil(`ztunnel on ${node.name} to start`, () => {
+      if (!isAlive(p.pid)) throw new Error(`ztunnel on ${node.name} exited:\n${tail(log)}`);
+      const line = existsSync(log) ? readFileSync(log, 'utf8').split('\n').find((l) => l.includes('"msg":"ztunnel started"')) : undefined;
+      return line ? (JSON.parse(line) as ZtunnelProcess['ports']) : undefined;
+    }, { timeoutMs: 30_000 });
+    const z: ZtunnelProcess = { generation, pid: p.pid, log, ports: { admin: ports.admin, metrics: ports.metrics, readiness: ports.readiness } };
+    await pollUntil(`ztunnel on ${node.name} to be ready`, async () => {
+      if (!isAlive(p.pid)) throw new Error(`ztunnel on ${node.name} exited:\n${tail(log)}`);
+      const r = await fetch(`http://127.0.0.1:${z.ports.readiness}/healthz/ready`).catch(() => undefined);
+      return r?.status === 200;
+    }, { timeoutMs: 30_000 });
+    return z;
+  }
+
+  /**
+   * Captures a pod: the in-pod rules in its netns, then its netns to its node's ztunnel. The pod
+   * must be in the config (call syncConfig after it runs) for ztunnel to know its identity.
+   */
+  async enroll(namespace: string, name: string): Promise<void> {
+    const ref = podRef(namespace, name, this.lab);
+    const pod = JSON.parse(kubectlSync(this.lab, ['get', 'pod', '-n', namespace, name, '-o', 'json']).stdout) as PodItem;
+    const netnsPath = `/run/netns/${ref.netns}`;
+    applyInpodRules({ path: netnsPath }, { dnsCapture: false }, this.flavour);
+    const e: Enrolled = { uid: ref.uid, info: { name, namespace, serviceAccount: pod.spec.serviceAccountName ?? 'default' }, node: ref.node, netnsPath, netnsFd: openNetns(netnsPath) };
+    this.enrolled.set(`${namespace}/${name}`, e);
+    await this.node(ref.node).zds.addWorkload(e.uid, e.info, e.netnsFd);
+  }
+
+  async unenroll(namespace: string, name: string): Promise<void> {
+    const e = this.enrolled.get(`${namespace}/${name}`);
+    if (!e) return;
+    this.enrolled.delete(`${namespace}/${name}`);
+    await this.node(e.node).zds.delWorkload(e.uid);
+    removeInpodRules({ path: e.netnsPath }, this.flavour);
+    closeFd(e.netnsFd);
+  }
+
+  /** The config every ztunnel gets: the running pods of enrolled namespaces and their Services. */
+  private async buildConfig(): Promise<MeshConfig> {
+    const namespaces = [...new Set([...this.enrolled.keys()].map((k) => k.split('/')[0]!))];
+    const cfg: MeshConfig = { workloads: [], services: [], policies: [...(this.lastEdit.policies ?? [])] };
+    for (const ns of namespaces) {
+      const pods = (JSON.parse(kubectlSync(this.lab, ['get', 'pods', '-n', ns, '-o', 'json']).stdout) as { items: PodItem[] }).items;
+      const svcs = (JSON.parse(kubectlSync(this.lab, ['get', 'services', '-n', ns, '-o', 'json']).stdout) as { items: ServiceItem[] }).items;
+      for (const s of svcs) {
+        if (!s.spec.clusterIP || s.spec.clusterIP === 'None') continue;
+        cfg.services.push({
+          name: s.metadata.name, namespace: ns, vips: [s.spec.clusterIP],
+          ports: Object.fromEntries((s.spec.ports ?? []).map((p) => [p.port, typeof p.targetPort === 'number' ? p.targetPort : p.port])),
+        });
+      }
+      for (const p of pods) {
+        if (!p.status.podIP || !this.enrolled.has(`${ns}/${p.metadata.name}`)) continue;
+        const labels = p.metadata.labels ?? {};
+        const services: Record<string, Record<number, number>> = {};
+        for (const s of svcs) {
+          const sel = s.spec.selector;
+          if (!sel || !Object.entries(sel).every(([k, v]) => labels[k] === v)) continue;
+          services[`${ns}/${s.metadata.name}.${ns}.svc.cluster.local`] = Object.fromEntries((s.spec.ports ?? []).map((sp) => [sp.port, typeof sp.targetPort === 'number' ? sp.targetPort : sp.port]));
+        }
+        cfg.workloads.push({
+          uid: `Kubernetes//Pod/${ns}/${p.metadata.name}`, name: p.metadata.name, namespace: ns,
+          serviceAccount: p.spec.serviceAccountName ?? 'default', addresses: [p.status.podIP], node: p.spec.nodeName ?? '',
+          canonicalName: labels['service.istio.io/canonical-name'] ?? labels.app ?? p.metadata.name,
+          canonicalRevision: labels['service.istio.io/canonical-revision'] ?? labels.version ?? 'latest',
+          workloadName: labels.app ?? p.metadata.name,
+          services,
+        });
+      }
+    }
+    return cfg;
+  }
+
+  private writeConfigs(base: MeshConfig): Map<string, MeshConfig> {
+    const written = new Map<string, MeshConfig>();
+    for (const node of this.nodes.values()) {
+      const cfg = structuredClone(base);
+      this.lastEdit.perNode?.(node.name, cfg);
+      writeFileSync(node.config, stringify(cfg));
+      written.set(node.name, cfg);
+    }
+    return written;
+  }
+
+  /**
+   * Regenerates every node's config from the apiserver (with `edit`, which stays in force until the
+   * next call) and waits until each ztunnel's /config_dump shows exactly those workloads and policies.
+   */
+  async syncConfig(edit: ConfigEdit = {}): Promise<void> {
+    this.lastEdit = edit;
+    const written = this.writeConfigs(await this.buildConfig());
+    for (const [node, cfg] of written) {
+      const want = JSON.stringify({
+        w: cfg.workloads.map((w) => `${String(w.uid)} ${String(w.serviceAccount)}`).sort(),
+        p: cfg.policies.map((p) => `${String(p.namespace ?? 'default')}/${String(p.name)}`).sort(),
+      });
+      await pollUntil(`ztunnel on ${node} to apply its config`, async () => {
+        const dump = JSON.parse(await this.admin(node, '/config_dump')) as { workloads: { uid: string; serviceAccount: string }[]; policies: { namespace: string; name: string }[] };
+        const got = JSON.stringify({ w: dump.workloads.map((w) => `${w.uid} ${w.serviceAccount}`).sort(), p: dump.policies.map((p) => `${p.namespace}/${p.name}`).sort() });
+        return got === want;
+      }, { timeoutMs: 15_000 });
+    }
+  }
+
+  async admin(node: string, path: string): Promise<string> {
+    const r = await fetch(`http://127.0.0.1:${this.ztunnel(node).ports.admin}${path}`);
+    return r.text();
+  }
+
+  async metrics(node: string): Promise<string> {
+    const r = await fetch(`http://127.0.0.1:${this.ztunnel(node).ports.metrics}/metrics`);
+    return r.text();
+  }
+
+  /** Every log line of `node`'s ztunnels (all generations), parsed. */
+  logLines(node: string): Record<string, unknown>[] {
+    const n = this.node(node);
+    const out: Record<string, unknown>[] = [];
+    for (let g = 1; g <= n.generations; g++) {
+      const f = join(n.dir, `ztunnel-${g}.log`);
+      if (!existsSync(f)) continue;
+      for (const l of readFileSync(f, 'utf8').split('\n')) {
+        if (!l.startsWith('{')) continue;
+        try {
+          out.push(JSON.parse(l) as Record<string, unknown>);
+        } catch {
+          /* a line being written */
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Istio's upgrade hand-over: a new ztunnel starts beside the running one, takes the snapshot and
+   * opens the same pod listeners (SO_REUSEPORT); then the old one gets SIGTERM and drains.
+   */
+  async restart(node: string): Promise<ZtunnelProcess> {
+    const n = this.node(node);
+    const old = n.current;
+    const next = await this.startZtunnel(n);
+    n.current = next;
+    if (old) await this.stopProcess(old);
+    return next;
+  }
+
+  private async stopProcess(z: ZtunnelProcess): Promise<void> {
+    try {
+      process.kill(z.pid, 'SIGTERM');
+    } catch {
+      return;
+    }
+    await pollUntil(`ztunnel ${z.pid} to exit`, () => !isAlive(z.pid), { timeoutMs: 30_000 }).catch(() => process.kill(z.pid, 'SIGKILL'));
+    this.lab.processes = this.lab.processes.filter((p) => p.pid !== z.pid);
+    writeState(this.lab);
+  }
+
+  /** Stops the ztunnels and agents; removes the rules it applied (pods may live on). */
+  async stop(): Promise<void> {
+    for (const n of this.nodes.values()) {
+      if (n.current) await this.stopProcess(n.current);
+      n.zds.close();
+    }
+    for (const e of this.enrolled.values()) {
+      try {
+        removeInpodRules({ path: e.netnsPath }, this.flavour);
+      } catch {
+        /* the pod is gone already */
+      }
+      closeFd(e.netnsFd);
+    }
+    this.enrolled.clear();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** tcpdump on the lab fabric bridge (between the nodes) while `during` runs. */
+export async function captureFabric<T>(lab: LabState, during: () => Promise<T>): Promise<{ result: T; text: string[]; tls: TlsCheck; raw: Buffer }> {
+  const pcap = join(lab.dir, `fabric-${Date.now()}.pcap`);
+  const dump: ChildProcess = spawn('nsenter', [`--net=/run/netns/${lab.fabricNetns}`, '--', 'tcpdump', '--immediate-mode', '-i', 'fab0', '-U', '-s', '0', '-w', pcap, 'tcp'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  try {
+    let err = '';
+    dump.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    await pollUntil('tcpdump to listen', () => {
+      if (dump.exitCode !== null) throw new Error(`tcpdump exited: ${err}`);
+      return err.includes('listening on');
+    }, { timeoutMs: 10_000 });
+    const result = await during();
+    // Let the last FIN/ACKs land in the file before stopping.
+    const size = () => (existsSync(pcap) ? readFileSync(pcap).length : 0);
+    let last = -1;
+    await pollUntil('the capture to settle', () => {
+      const s = size();
+      const settled = s === last && s > 24;
+      last = s;
+      return settled;
+    }, { timeoutMs: 10_000, intervalMs: 300 });
+    dump.kill('SIGINT');
+    await new Promise((r) => (dump.exitCode !== null ? r(undefined) : dump.once('exit', r)));
+    const raw = readFileSync(pcap);
+    const text = spawnText(['tcpdump', '-nn', '-r', pcap]);
+    return { result, text, tls: checkAllTls(readPcapTcp(raw)), raw };
+  } finally {
+    dump.kill('SIGKILL');
+    rmSync(pcap, { force: true });
+  }
+}
+
+function spawnText(argv: string[]): string[] {
+  // tcpdump -r prints packets on stdout; stderr has the "reading from file" banner.
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 30_000 });
+  return (r.stdout ?? '').split('\n').filter(Boolean);
+}
