@@ -1,43 +1,7 @@
-import { fstatSync, openSync } from 'node:fs';
-import { PassThrough } from 'node:stream';
+import { openSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../lib/log/logger.ts';
-import { MeshDataplane, type DataplaneDeps } from './dataplane.ts';
-import type { PodView } from './enrollment.ts';
-
-const pod: PodView = { uid: 'u1', name: 'p', namespace: 'app', labels: {}, annotations: {}, hostNetwork: false, phase: 'Running', deleting: false, podIps: ['10.244.1.5'], serviceAccount: 'sa' };
-const isOpen = (fd: number) => {
-  try {
-    fstatSync(fd);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-function fakes(opts: { ztunnelUp?: boolean; rulesFail?: boolean } = {}) {
-  const calls: string[] = [];
-  const deps: DataplaneDeps = {
-    rules: {
-      apply: (n) => {
-        if (opts.rulesFail) throw new Error('iptables-restore failed');
-        calls.push(`rules+ ${n.path.replace(/\d+$/, 'N')}`);
-      },
-      remove: () => void calls.push('rules-'),
-    },
-    probes: { add: (ips) => void calls.push(`probe+ ${ips.join()}`), remove: (ips) => void calls.push(`probe- ${ips.join()}`) },
-    ztunnel: {
-      add: async (uid, info) => {
-        if (opts.ztunnelUp === false) throw new Error('no ztunnel connected');
-        calls.push(`zds+ ${uid} ${info.namespace}/${info.name}/${info.serviceAccount}`);
-      },
-      del: async (uid) => void calls.push(`zds- ${uid}`),
-    },
-    annotate: async (p, s) => void calls.push(`annotate ${p.name}=${s ?? '(removed)'}`),
-    log: createLogger({ component: 'test', destination: new PassThrough() }),
-  };
-  return { deps, calls };
-}
+import { MeshDataplane } from './dataplane.ts';
+import { fakeDataplaneDeps as fakes, isOpen, testPod as pod } from './test-fakes.ts';
 
 describe('MeshDataplane', () => {
   it('enrolls in Istio order (rules, ZDS, probe set, annotation) and undoes it', async () => {

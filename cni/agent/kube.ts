@@ -1,0 +1,96 @@
+// The node agent's view of the apiserver: Pods on its node (field selector spec.nodeName) and all
+// Namespaces, through list+watch informers that resume from their resourceVersion and relist on
+// 410 Gone; the pod annotation it writes; a direct GET for the CNI ADD path (the pod may not be in
+// the cache yet when its sandbox is created).
+import { CoreV1Api, KubeConfig, ListWatch, PatchStrategy, setHeaderOptions, Watch, type V1Namespace, type V1Pod } from '@kubernetes/client-node';
+import type { Logger } from '../../lib/log/logger.ts';
+import { REDIRECTION_ANNOTATION, type NamespaceView, type PodView } from './enrollment.ts';
+
+export function podView(p: V1Pod): PodView {
+  const ips = (p.status?.podIPs ?? []).map((x) => x.ip).filter((ip): ip is string => !!ip);
+  return {
+    uid: p.metadata?.uid ?? '',
+    name: p.metadata?.name ?? '',
+    namespace: p.metadata?.namespace ?? '',
+    labels: p.metadata?.labels ?? {},
+    annotations: p.metadata?.annotations ?? {},
+    hostNetwork: p.spec?.hostNetwork === true,
+    phase: p.status?.phase ?? 'Pending',
+    deleting: p.metadata?.deletionTimestamp !== undefined && p.metadata.deletionTimestamp !== null,
+    podIps: ips.length ? ips : p.status?.podIP ? [p.status.podIP] : [],
+    serviceAccount: p.spec?.serviceAccountName ?? 'default',
+  };
+}
+
+export function namespaceView(n: V1Namespace): NamespaceView {
+  return { name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {} };
+}
+
+export interface KubeHandlers {
+  podChanged(pod: PodView): void;
+  podDeleted(pod: PodView): void;
+  namespaceChanged(ns: NamespaceView): void;
+}
+
+export class AgentKube {
+  private readonly core: CoreV1Api;
+  private readonly pods: ListWatch<V1Pod>;
+  private readonly namespaces: ListWatch<V1Namespace>;
+  private readonly log: Logger;
+
+  constructor(kubeconfigPath: string, nodeName: string, handlers: KubeHandlers, log: Logger) {
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfigPath);
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.log = log;
+    const watch = new Watch(kc);
+    const fieldSelector = `spec.nodeName=${nodeName}`;
+    this.pods = new ListWatch<V1Pod>('/api/v1/pods', watch, () => this.core.listPodForAllNamespaces({ fieldSelector }), false, undefined, fieldSelector);
+    this.namespaces = new ListWatch<V1Namespace>('/api/v1/namespaces', watch, () => this.core.listNamespace(), false);
+    this.pods.on('add', (p) => handlers.podChanged(podView(p)));
+    this.pods.on('update', (p) => handlers.podChanged(podView(p)));
+    this.pods.on('delete', (p) => handlers.podDeleted(podView(p)));
+    this.namespaces.on('add', (n) => handlers.namespaceChanged(namespaceView(n)));
+    this.namespaces.on('update', (n) => handlers.namespaceChanged(namespaceView(n)));
+    for (const [what, inf] of [['pods', this.pods], ['namespaces', this.namespaces]] as const) {
+      inf.on('error', (err) => this.log.warn({ informer: what, err: String((err as Error | undefined)?.message ?? err) }, 'watch failed; the informer reconnects'));
+    }
+  }
+
+  /** Lists then watches; resolves once both caches hold the initial list. */
+  async start(): Promise<void> {
+    await this.namespaces.start();
+    await this.pods.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.pods.stop(), this.namespaces.stop()]);
+  }
+
+  listPods(): PodView[] {
+    return this.pods.list().map(podView);
+  }
+
+  namespace(name: string): NamespaceView | undefined {
+    const n = this.namespaces.get(name);
+    return n ? namespaceView(n) : undefined;
+  }
+
+  listNamespaces(): NamespaceView[] {
+    return this.namespaces.list().map(namespaceView);
+  }
+
+  async getPod(namespace: string, name: string): Promise<PodView> {
+    return podView(await this.core.readNamespacedPod({ namespace, name }));
+  }
+
+  async getNamespace(name: string): Promise<NamespaceView> {
+    return namespaceView(await this.core.readNamespace({ name }));
+  }
+
+  /** Sets or clears `ambient.istio.io/redirection` (merge patch; null deletes the key). */
+  async annotate(pod: PodView, value: string | undefined): Promise<void> {
+    const body = { metadata: { annotations: { [REDIRECTION_ANNOTATION]: value ?? null } } };
+    await this.core.patchNamespacedPod({ namespace: pod.namespace, name: pod.name, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  }
+}
