@@ -19,6 +19,16 @@ import { isAlive, writeState, type LabState } from '../lab/state.ts';
 import { checkAllTls, readPcapTcp, type TlsCheck } from './pcap.ts';
 
 const ZTUNNEL_MAIN = join(REPO_ROOT, 'ztunnel/src/main.ts');
+const AGENT_MAIN = join(REPO_ROOT, 'cni/agent/main.ts');
+
+/** Waits for a process's JSON log line `msg` (ports bound, ready) and returns it parsed. */
+async function startLine<T>(pid: number, log: string, msg: string, what: string): Promise<T> {
+  return pollUntil(`${what} to start`, () => {
+    if (!isAlive(pid)) throw new Error(`${what} exited:\n${tail(log)}`);
+    const line = existsSync(log) ? readFileSync(log, 'utf8').split('\n').find((l) => l.includes(`"msg":"${msg}"`)) : undefined;
+    return line ? (JSON.parse(line) as T) : undefined;
+  }, { timeoutMs: 30_000 });
+}
 
 export interface ZtunnelProcess {
   generation: number;
@@ -30,10 +40,21 @@ export interface ZtunnelProcess {
 interface MeshNode {
   name: string;
   dir: string;
-  zds: ZdsServer;
+  /** The ZDS socket ztunnel connects to: served here (test agent) or by the node agent process. */
+  zdsPath: string;
+  /** Test-agent mode: this harness is the node agent. */
+  zds?: ZdsServer;
+  agent?: AgentProcess;
+  agentStarts: number;
   config: string;
   current?: ZtunnelProcess;
   generations: number;
+}
+
+export interface AgentProcess {
+  pid: number;
+  log: string;
+  ports: { readiness: number; metrics: number };
 }
 
 interface Enrolled {
@@ -78,9 +99,13 @@ export class LabMesh {
   private readonly enrolled = new Map<string, Enrolled>();
   private lastEdit: ConfigEdit = {};
 
-  /** Starts the ZDS "agent" and a ztunnel on every lab node and waits until they are ready. */
-  static async start(lab: LabState, opts: { flavour?: RedirectFlavour } = {}): Promise<LabMesh> {
-    const mesh = new LabMesh(lab, opts.flavour ?? 'iptables');
+  /**
+   * Starts a node agent and a ztunnel on every lab node and waits until they are ready. The agent is
+   * this harness (pods enrolled by `enroll`) unless `nodeAgent`: then it is our cni/agent process,
+   * which enrolls the pods of ambient namespaces itself.
+   */
+  static async start(lab: LabState, opts: { flavour?: RedirectFlavour; nodeAgent?: boolean } = {}): Promise<LabMesh> {
+    const mesh = new LabMesh(lab, opts.flavour ?? 'iptables', opts.nodeAgent === true);
     try {
       const root = await createSelfSignedRoot();
       writeFileSync(join(mesh.dir, 'root-cert.pem'), root.certPem);
@@ -88,11 +113,13 @@ export class LabMesh {
       for (const n of lab.nodes) {
         const dir = join(mesh.dir, n.name);
         mkdirSync(dir, { recursive: true });
+        const zdsPath = join(dir, 'ztunnel.sock');
         const node: MeshNode = {
-          name: n.name, dir, config: join(dir, 'config.yaml'), generations: 0,
-          zds: ZdsServer.listen({ path: join(dir, 'ztunnel.sock'), snapshot: () => mesh.snapshotFor(n.name) }),
+          name: n.name, dir, zdsPath, config: join(dir, 'config.yaml'), generations: 0, agentStarts: 0,
+          ...(mesh.nodeAgent ? {} : { zds: ZdsServer.listen({ path: zdsPath, snapshot: () => mesh.snapshotFor(n.name) }) }),
         };
         mesh.nodes.set(n.name, node);
+        if (mesh.nodeAgent) node.agent = await mesh.startAgent(node, n.netns);
       }
       mesh.writeConfigs(await mesh.buildConfig());
       for (const node of mesh.nodes.values()) node.current = await mesh.startZtunnel(node);
@@ -103,9 +130,12 @@ export class LabMesh {
     }
   }
 
-  private constructor(lab: LabState, flavour: RedirectFlavour) {
+  readonly nodeAgent: boolean;
+
+  private constructor(lab: LabState, flavour: RedirectFlavour, nodeAgent: boolean) {
     this.lab = lab;
     this.flavour = flavour;
+    this.nodeAgent = nodeAgent;
     this.dir = join(lab.dir, 'mesh');
     mkdirSync(this.dir, { recursive: true });
   }
@@ -116,6 +146,12 @@ export class LabMesh {
 
   get rootKeyPath(): string {
     return join(this.dir, 'root-key.pem');
+  }
+
+  private testAgent(node: string): ZdsServer {
+    const z = this.node(node).zds;
+    if (!z) throw new Error('enroll/unenroll are for test-agent mode; the node agent enrolls by namespace label');
+    return z;
   }
 
   private node(name: string): MeshNode {
@@ -145,7 +181,7 @@ export class LabMesh {
       LOCAL_XDS_PATH: node.config,
       CA_ROOT_CERT: this.rootCertPath,
       CA_ROOT_KEY: this.rootKeyPath,
-      INPOD_UDS: node.zds.path,
+      INPOD_UDS: node.zdsPath,
       ADMIN_ADDR: '127.0.0.1:0',
       STATS_ADDR: '127.0.0.1:0',
       READINESS_ADDR: '127.0.0.1:0',
@@ -153,11 +189,7 @@ export class LabMesh {
     this.lab.processes.push(p);
     writeState(this.lab);
     // Port 0 everywhere: the start-up line says what was bound (old and new generations overlap).
-    const ports = await pollUntil(`ztunnel on ${node.name} to start`, () => {
-      if (!isAlive(p.pid)) throw new Error(`ztunnel on ${node.name} exited:\n${tail(log)}`);
-      const line = existsSync(log) ? readFileSync(log, 'utf8').split('\n').find((l) => l.includes('"msg":"ztunnel started"')) : undefined;
-      return line ? (JSON.parse(line) as ZtunnelProcess['ports']) : undefined;
-    }, { timeoutMs: 30_000 });
+    const ports = await startLine<ZtunnelProcess['ports']>(p.pid, log, 'ztunnel started', `ztunnel on ${node.name}`);
     const z: ZtunnelProcess = { generation, pid: p.pid, log, ports: { admin: ports.admin, metrics: ports.metrics, readiness: ports.readiness } };
     await pollUntil(`ztunnel on ${node.name} to be ready`, async () => {
       if (!isAlive(p.pid)) throw new Error(`ztunnel on ${node.name} exited:\n${tail(log)}`);
@@ -165,6 +197,44 @@ export class LabMesh {
       return r?.status === 200;
     }, { timeoutMs: 30_000 });
     return z;
+  }
+
+  /** Our cni/agent for `node`, serving the node's ZDS socket; resolves once it reconciled the node. */
+  private async startAgent(node: MeshNode, nodeNetns: string): Promise<AgentProcess> {
+    const log = join(node.dir, `cni-agent-${++node.agentStarts}.log`);
+    const p = startDaemon(`cni-agent-${node.name}`, [process.execPath, AGENT_MAIN], log, this.lab.runId, {
+      NODE_OPTIONS: '--disable-warning=ExperimentalWarning',
+      NODE_NAME: node.name,
+      KUBECONFIG: this.lab.kubeconfig,
+      ZTUNNEL_UDS: node.zdsPath,
+      PLUGIN_EVENT_SOCKET: join(node.dir, 'pluginevent.sock'),
+      CNI_NET_DIR: join(node.dir, 'net.d'),
+      CNI_BIN_DIR: join(node.dir, 'bin'),
+      HOST_NETNS: `/run/netns/${nodeNetns}`,
+      AMBIENT_DNS_CAPTURE: 'false',
+      NATIVE_NFTABLES: String(this.flavour === 'nftables'),
+      READINESS_ADDR: '127.0.0.1:0',
+      METRICS_ADDR: '127.0.0.1:0',
+    });
+    this.lab.processes.push(p);
+    writeState(this.lab);
+    const ports = await startLine<AgentProcess['ports']>(p.pid, log, 'node agent ready', `the node agent on ${node.name}`);
+    return { pid: p.pid, log, ports: { readiness: ports.readiness, metrics: ports.metrics } };
+  }
+
+  agent(node: string): AgentProcess {
+    const a = this.node(node).agent;
+    if (!a) throw new Error(`no node agent process on ${node} (test-agent mode)`);
+    return a;
+  }
+
+  /** Kills the node agent of `node` (SIGKILL: a crash) and starts a new one. */
+  async restartAgent(node: string, opts: { kill?: boolean } = {}): Promise<AgentProcess> {
+    const n = this.node(node);
+    if (n.agent) await this.stopPid(n.agent.pid, opts.kill ? 'SIGKILL' : 'SIGTERM');
+    const netns = this.lab.nodes.find((x) => x.name === node)!.netns;
+    n.agent = await this.startAgent(n, netns);
+    return n.agent;
   }
 
   /**
@@ -178,21 +248,23 @@ export class LabMesh {
     applyInpodRules({ path: netnsPath }, { dnsCapture: false }, this.flavour);
     const e: Enrolled = { uid: ref.uid, info: { name, namespace, serviceAccount: pod.spec.serviceAccountName ?? 'default' }, node: ref.node, netnsPath, netnsFd: openNetns(netnsPath) };
     this.enrolled.set(`${namespace}/${name}`, e);
-    await this.node(ref.node).zds.addWorkload(e.uid, e.info, e.netnsFd);
+    await this.testAgent(ref.node).addWorkload(e.uid, e.info, e.netnsFd);
   }
 
   async unenroll(namespace: string, name: string): Promise<void> {
     const e = this.enrolled.get(`${namespace}/${name}`);
     if (!e) return;
     this.enrolled.delete(`${namespace}/${name}`);
-    await this.node(e.node).zds.delWorkload(e.uid);
+    await this.testAgent(e.node).delWorkload(e.uid);
     removeInpodRules({ path: e.netnsPath }, this.flavour);
     closeFd(e.netnsFd);
   }
 
   /** The config every ztunnel gets: the running pods of enrolled namespaces and their Services. */
   private async buildConfig(): Promise<MeshConfig> {
-    const namespaces = [...new Set([...this.enrolled.keys()].map((k) => k.split('/')[0]!))];
+    const namespaces = this.nodeAgent
+      ? kubectlSync(this.lab, ['get', 'ns', '-l', 'istio.io/dataplane-mode=ambient', '-o', 'jsonpath={.items[*].metadata.name}']).stdout.split(/\s+/).filter(Boolean)
+      : [...new Set([...this.enrolled.keys()].map((k) => k.split('/')[0]!))];
     const cfg: MeshConfig = { workloads: [], services: [], policies: [...(this.lastEdit.policies ?? [])] };
     for (const ns of namespaces) {
       const pods = (JSON.parse(kubectlSync(this.lab, ['get', 'pods', '-n', ns, '-o', 'json']).stdout) as { items: PodItem[] }).items;
@@ -205,7 +277,7 @@ export class LabMesh {
         });
       }
       for (const p of pods) {
-        if (!p.status.podIP || !this.enrolled.has(`${ns}/${p.metadata.name}`)) continue;
+        if (!p.status.podIP || (!this.nodeAgent && !this.enrolled.has(`${ns}/${p.metadata.name}`))) continue;
         const labels = p.metadata.labels ?? {};
         const services: Record<string, Record<number, number>> = {};
         for (const s of svcs) {
@@ -300,13 +372,17 @@ export class LabMesh {
   }
 
   private async stopProcess(z: ZtunnelProcess): Promise<void> {
+    await this.stopPid(z.pid, 'SIGTERM');
+  }
+
+  private async stopPid(pid: number, signal: NodeJS.Signals): Promise<void> {
     try {
-      process.kill(z.pid, 'SIGTERM');
+      process.kill(pid, signal);
     } catch {
       return;
     }
-    await pollUntil(`ztunnel ${z.pid} to exit`, () => !isAlive(z.pid), { timeoutMs: 30_000 }).catch(() => process.kill(z.pid, 'SIGKILL'));
-    this.lab.processes = this.lab.processes.filter((p) => p.pid !== z.pid);
+    await pollUntil(`process ${pid} to exit`, () => !isAlive(pid), { timeoutMs: 30_000 }).catch(() => process.kill(pid, 'SIGKILL'));
+    this.lab.processes = this.lab.processes.filter((p) => p.pid !== pid);
     writeState(this.lab);
   }
 
@@ -314,7 +390,8 @@ export class LabMesh {
   async stop(): Promise<void> {
     for (const n of this.nodes.values()) {
       if (n.current) await this.stopProcess(n.current);
-      n.zds.close();
+      if (n.agent) await this.stopPid(n.agent.pid, 'SIGTERM');
+      n.zds?.close();
     }
     for (const e of this.enrolled.values()) {
       try {

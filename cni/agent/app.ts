@@ -1,0 +1,115 @@
+// The node agent's composition root: the ZDS server ztunnel connects to, the per-pod dataplane
+// (rules, probe set, annotation), the informers and the reconcile queue, and the ops servers
+// (readiness on 8000 /readyz, metrics). Ready once the host rules are in, the caches are synced and
+// every pod of the node was reconciled.
+import { startOpsServer, text, type OpsServer } from '../../lib/admin/http-server.ts';
+import { createLogger, type Logger } from '../../lib/log/logger.ts';
+import { PROMETHEUS_CONTENT_TYPE, Registry } from '../../lib/metrics/registry.ts';
+import { addProbeTargets, applyHostProbeRules, applyInpodRules, removeInpodRules, removeProbeTargets, type NetnsPath } from '../../lib/redirect/index.ts';
+import { ZdsServer } from '../../lib/zds/index.ts';
+import type { AgentConfig } from './config.ts';
+import { MeshDataplane } from './dataplane.ts';
+import { AgentKube } from './kube.ts';
+import { findNetnsByIp } from './netns-finder.ts';
+import { Reconciler } from './reconciler.ts';
+
+export interface NodeAgent {
+  config: AgentConfig;
+  log: Logger;
+  registry: Registry;
+  kube: AgentKube;
+  dataplane: MeshDataplane;
+  reconciler: Reconciler;
+  zds: ZdsServer;
+  ports: { readiness: number; metrics: number };
+  ready(): boolean;
+  close(): Promise<void>;
+}
+
+export async function startNodeAgent(cfg: AgentConfig, opts: { log?: Logger } = {}): Promise<NodeAgent> {
+  const log = opts.log ?? createLogger({ component: 'cni-agent', level: cfg.logLevel });
+  const registry = new Registry();
+  const enrolled = registry.counter('istio_cni_pods_enrolled_total', 'Pods captured into the mesh by this agent', []);
+  const unenrolled = registry.counter('istio_cni_pods_unenrolled_total', 'Pods released from the mesh by this agent', []);
+  const failures = registry.counter('istio_cni_enrollment_failures_total', 'Pods the agent failed to capture (retried)', []);
+  const zdsConnections = registry.gauge('istio_cni_ztunnel_connections', 'ztunnel connections on the ZDS socket', []);
+  const redirectOpts = { dnsCapture: cfg.dnsCapture };
+  const host: NetnsPath = { path: cfg.hostNetns || `/proc/${process.pid}/ns/net` };
+
+  applyHostProbeRules(host, redirectOpts, cfg.flavour);
+
+  let dataplane!: MeshDataplane;
+  const zds = ZdsServer.listen({ path: cfg.ztunnelUds, snapshot: () => dataplane.snapshot(), log: log.child({ scope: 'zds' }) });
+  let kube!: AgentKube;
+  dataplane = new MeshDataplane({
+    rules: { apply: (n) => applyInpodRules(n, redirectOpts, cfg.flavour), remove: (n) => removeInpodRules(n, cfg.flavour, redirectOpts) },
+    probes: { add: (ips) => addProbeTargets(host, ips, cfg.flavour, redirectOpts), remove: (ips) => removeProbeTargets(host, ips, cfg.flavour, redirectOpts) },
+    ztunnel: { add: (uid, info, fd) => zds.addWorkload(uid, info, fd), del: (uid) => zds.delWorkload(uid) },
+    annotate: (pod, state) => kube.annotate(pod, state).catch((err: Error) => log.warn({ pod: `${pod.namespace}/${pod.name}`, err: err.message }, 'could not annotate the pod')),
+    log,
+  });
+  // A ztunnel that took the whole snapshot holds every pod: pending ones are now enabled.
+  zds.on('snapshotSent', () => {
+    for (const uid of dataplane.uids()) void dataplane.confirm(uid);
+  });
+  zds.on('connected', () => zdsConnections.set({}, zds.connectionCount));
+  zds.on('disconnected', () => zdsConnections.set({}, zds.connectionCount));
+
+  const reconciler = new Reconciler({
+    dataplane,
+    findNetns: (ips) => findNetnsByIp(ips),
+    namespace: (n) => kube.namespace(n),
+    pods: () => kube.listPods(),
+    excludedNamespaces: cfg.excludedNamespaces,
+    log,
+    onError: (pod, err) => {
+      failures.inc();
+      log.error({ pod: `${pod.namespace}/${pod.name}`, err: err.message }, 'capturing the pod failed');
+    },
+  });
+  const countChange = (uid: string, was: boolean) => {
+    const now = dataplane.has(uid);
+    if (now && !was) enrolled.inc();
+    if (!now && was) unenrolled.inc();
+  };
+  kube = new AgentKube(cfg.kubeconfig, cfg.nodeName, {
+    podChanged: (p) => {
+      const was = dataplane.has(p.uid);
+      void reconciler.podChanged(p).then(() => countChange(p.uid, was));
+    },
+    podDeleted: (p) => {
+      const was = dataplane.has(p.uid);
+      void reconciler.podDeleted(p).then(() => countChange(p.uid, was));
+    },
+    namespaceChanged: (n) => void reconciler.namespaceChanged(n),
+  }, log);
+
+  let isReady = false;
+  const servers: OpsServer[] = [];
+  const onError = (err: Error) => log.error({ err: err.message }, 'ops handler failed');
+  servers.push(await startOpsServer(cfg.readinessAddr.host, cfg.readinessAddr.port, {
+    '/readyz': () => (isReady ? text('ready\n') : text('not ready: reconciling the node\n', 503)),
+  }, onError));
+  const metrics = () => ({ contentType: PROMETHEUS_CONTENT_TYPE, body: registry.render() });
+  servers.push(await startOpsServer(cfg.metricsAddr.host, cfg.metricsAddr.port, { '/metrics': metrics }, onError));
+
+  await kube.start();
+  await reconciler.resyncAll();
+  isReady = true;
+  log.info({ node: cfg.nodeName, pods: dataplane.uids().length, readiness: servers[0]!.port, metrics: servers[1]!.port, zds: cfg.ztunnelUds }, 'node agent ready');
+
+  return {
+    config: cfg, log, registry, kube, dataplane, reconciler, zds,
+    ports: { readiness: servers[0]!.port, metrics: servers[1]!.port },
+    ready: () => isReady,
+    // Leaves the pods captured (rules stay; a restarted agent picks them up), as Istio's agent does.
+    close: async () => {
+      await kube.stop();
+      await reconciler.close();
+      zds.close();
+      dataplane.close();
+      await Promise.all(servers.map((s) => s.close()));
+      log.info('node agent stopped');
+    },
+  };
+}

@@ -1,0 +1,106 @@
+// The node agent on the lab: labelling a namespace ambient captures its running pods in place (their
+// cross-node traffic becomes HBONE on the fabric), removing the label releases them (plaintext
+// again); the pods are annotated as Istio's agent does; a killed and restarted agent keeps the
+// captured pods working and repairs a rule deleted by hand.
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { down, kubectlSync, podRef, up } from '../lab/lab.ts';
+import { pollUntil } from '../lab/poll.ts';
+import { isReady, type PodJson } from '../lab/sample-apps.ts';
+import type { LabState } from '../lab/state.ts';
+import { captureFabric, LabMesh } from '../ztunnel/lab-mesh.ts';
+import { requireRoot, talk } from '../ztunnel/netns-harness.ts';
+
+const MANIFESTS = `
+apiVersion: v1
+kind: Namespace
+metadata: { name: amb }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: client, namespace: amb, labels: { app: client } }
+spec: { nodeName: node1, containers: [{ name: main, image: lab/sleep }] }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: echo, namespace: amb, labels: { app: echo } }
+spec: { nodeName: node2, containers: [{ name: main, image: lab/tcp-echo }] }
+`;
+
+interface PodMeta { metadata: { uid: string; annotations?: Record<string, string> }; status: { containerStatuses?: { restartCount: number }[] } }
+
+describe('CNI node agent on the lab (root)', () => {
+  let lab: LabState;
+  let mesh: LabMesh;
+  const ns = (name: string) => podRef('amb', name, lab).netns;
+  const ip = (name: string) => podRef('amb', name, lab).podIp;
+  const pod = (name: string) => JSON.parse(kubectlSync(lab, ['get', 'pod', '-n', 'amb', name, '-o', 'json']).stdout) as PodMeta;
+  const redirection = (name: string) => pod(name).metadata.annotations?.['ambient.istio.io/redirection'];
+  const exchange = async () => {
+    const secret = `secret-${randomBytes(6).toString('hex')}`;
+    const cap = await captureFabric(lab, () => talk(ns('client'), ip('echo'), 9000, secret));
+    return { reply: cap.result, secret, plaintextOnWire: cap.raw.includes(Buffer.from(secret)), ports: new Set(cap.text.map((l) => (/\.(15008|9000)[ :]/.exec(l) ?? [])[1])) };
+  };
+
+  beforeAll(async () => {
+    requireRoot('e2e/cni/agent.test.ts');
+    lab = await up({ nodes: 2 });
+    kubectlSync(lab, ['apply', '-f', '-'], MANIFESTS);
+    await pollUntil('the pods to be Ready', () => {
+      const pods = JSON.parse(kubectlSync(lab, ['get', 'pods', '-n', 'amb', '-o', 'json']).stdout) as { items: PodJson[] };
+      return pods.items.length === 2 && pods.items.every(isReady);
+    }, { timeoutMs: 90_000 });
+    mesh = await LabMesh.start(lab, { nodeAgent: true });
+  }, 240_000);
+
+  afterAll(async () => {
+    await mesh?.stop();
+    await down();
+  }, 120_000);
+
+  it('captures running pods when their namespace is labelled ambient, and releases them when the label goes', async () => {
+    const before = await exchange();
+    expect(before.reply).toBe(before.secret);
+    expect(before.plaintextOnWire).toBe(true);
+    const uids = { client: pod('client').metadata.uid, echo: pod('echo').metadata.uid };
+
+    kubectlSync(lab, ['label', 'ns', 'amb', 'istio.io/dataplane-mode=ambient']);
+    await mesh.syncConfig();
+    await pollUntil('both pods annotated as captured', () => redirection('client') === 'enabled' && redirection('echo') === 'enabled', { timeoutMs: 20_000 });
+    const meshed = await exchange();
+    expect(meshed.reply).toBe(meshed.secret);
+    expect(meshed.plaintextOnWire).toBe(false);
+    expect([...meshed.ports]).toEqual(['15008']);
+    // In place: same pods, no container restart.
+    expect({ client: pod('client').metadata.uid, echo: pod('echo').metadata.uid }).toEqual(uids);
+    expect(pod('echo').status.containerStatuses?.[0]?.restartCount ?? 0).toBe(0);
+
+    kubectlSync(lab, ['label', 'ns', 'amb', 'istio.io/dataplane-mode-']);
+    await pollUntil('the annotations to be cleared', () => redirection('client') === undefined && redirection('echo') === undefined, { timeoutMs: 20_000 });
+    await mesh.syncConfig();
+    const after = await exchange();
+    expect(after.reply).toBe(after.secret);
+    expect(after.plaintextOnWire).toBe(true);
+    expect([...after.ports]).toEqual(['9000']);
+  });
+
+  it('a killed agent leaves captured pods working; the restarted one repairs a rule deleted by hand', async () => {
+    kubectlSync(lab, ['label', 'ns', 'amb', 'istio.io/dataplane-mode=ambient']);
+    await mesh.syncConfig();
+    await pollUntil('both pods captured', () => redirection('client') === 'enabled' && redirection('echo') === 'enabled', { timeoutMs: 20_000 });
+    const agentPid = mesh.agent('node1').pid;
+    process.kill(agentPid, 'SIGKILL');
+    expect(await talk(ns('client'), ip('echo'), 9000, 'still-meshed')).toBe('still-meshed');
+    // Sabotage: drop the outbound redirect in the client pod; traffic would now bypass ztunnel.
+    const nsPath = `/run/netns/${ns('client')}`;
+    const flush = spawnSync('nsenter', [`--net=${nsPath}`, '--', 'iptables', '-t', 'nat', '-F', 'ISTIO_OUTPUT'], { encoding: 'utf8' });
+    expect(flush.status, flush.stderr).toBe(0);
+    await mesh.restartAgent('node1', { kill: true });
+    const rules = spawnSync('nsenter', [`--net=${nsPath}`, '--', 'iptables-save', '-t', 'nat'], { encoding: 'utf8' }).stdout;
+    expect(rules).toMatch(/-A ISTIO_OUTPUT .*--to-ports 15001/);
+    const meshed = await exchange();
+    expect(meshed.reply).toBe(meshed.secret);
+    expect(meshed.plaintextOnWire).toBe(false);
+  });
+});
