@@ -123,7 +123,7 @@ export async function up(opts: UpOptions = {}): Promise<LabState> {
           process.execPath, join(REPO_ROOT, 'e2e/lab/kubelet/main.ts'),
           `--node=${node.name}`, `--netns=${node.netns}`, `--prefix=${prefix}`, `--run-id=${runId}`,
           `--kubeconfig=${nodeKc}`, `--proxy-kubeconfig=${proxyKubeconfig}`,
-          `--cni-conf-dir=${node.cniConfDir}`, `--pods-dir=${join(dir, 'pods')}`,
+          `--cni-conf-dir=${node.cniConfDir}`, `--cni-bin-dir=${node.cniBinDir}`, `--pods-dir=${join(dir, 'pods')}`,
           `--internal-ip=${node.fabricIp}`, `--pod-cidr=${node.podCidr}`,
         ], join(dir, 'logs', `kubelet-${node.name}.log`), runId);
         state.processes.push(p);

@@ -10,6 +10,8 @@ export interface LabNode {
   gateway: string;
   /** Directory of this node's CNI config (the node's /etc/cni/net.d). */
   cniConfDir: string;
+  /** This node's CNI plugin dir (searched before the system's): where the node agent installs ours. */
+  cniBinDir: string;
 }
 
 export interface LabProcess {

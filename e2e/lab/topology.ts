@@ -64,9 +64,12 @@ export function createNodes(prefix: string, fabricNs: string, count: number, dir
     sysctl(ns, 'net.ipv4.ip_forward', '1');
     const cniConfDir = join(dir, 'nodes', plan.name, 'net.d');
     mkdirSync(cniConfDir, { recursive: true });
+    // The node's own plugin dir (the node agent installs ours there), searched before Debian's.
+    const cniBinDir = join(dir, 'nodes', plan.name, 'cni-bin');
+    mkdirSync(cniBinDir, { recursive: true });
     const ipamDir = join(dir, 'nodes', plan.name, 'ipam');
     writeFileSync(join(cniConfDir, '10-lab.conflist'), JSON.stringify(primaryConflist(plan, ipamDir), null, 2));
-    nodes.push({ ...plan, netns: ns, cniConfDir });
+    nodes.push({ ...plan, netns: ns, cniConfDir, cniBinDir });
   }
   // host-gw style routing: each node reaches every other node's pod CIDR through that node.
   for (const a of nodes) {

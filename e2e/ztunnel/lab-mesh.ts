@@ -15,7 +15,7 @@ import { REPO_ROOT } from '../lab/config.ts';
 import { startDaemon, tail } from '../lab/daemons.ts';
 import { kubectlSync, podRef } from '../lab/lab.ts';
 import { pollUntil } from '../lab/poll.ts';
-import { isAlive, writeState, type LabState } from '../lab/state.ts';
+import { isAlive, writeState, type LabNode, type LabState } from '../lab/state.ts';
 import { checkAllTls, readPcapTcp, type TlsCheck } from './pcap.ts';
 
 const ZTUNNEL_MAIN = join(REPO_ROOT, 'ztunnel/src/main.ts');
@@ -119,7 +119,7 @@ export class LabMesh {
           ...(mesh.nodeAgent ? {} : { zds: ZdsServer.listen({ path: zdsPath, snapshot: () => mesh.snapshotFor(n.name) }) }),
         };
         mesh.nodes.set(n.name, node);
-        if (mesh.nodeAgent) node.agent = await mesh.startAgent(node, n.netns);
+        if (mesh.nodeAgent) node.agent = await mesh.startAgent(node, n);
       }
       mesh.writeConfigs(await mesh.buildConfig());
       for (const node of mesh.nodes.values()) node.current = await mesh.startZtunnel(node);
@@ -200,7 +200,7 @@ export class LabMesh {
   }
 
   /** Our cni/agent for `node`, serving the node's ZDS socket; resolves once it reconciled the node. */
-  private async startAgent(node: MeshNode, nodeNetns: string): Promise<AgentProcess> {
+  private async startAgent(node: MeshNode, labNode: LabNode): Promise<AgentProcess> {
     const log = join(node.dir, `cni-agent-${++node.agentStarts}.log`);
     const p = startDaemon(`cni-agent-${node.name}`, [process.execPath, AGENT_MAIN], log, this.lab.runId, {
       NODE_OPTIONS: '--disable-warning=ExperimentalWarning',
@@ -208,9 +208,9 @@ export class LabMesh {
       KUBECONFIG: this.lab.kubeconfig,
       ZTUNNEL_UDS: node.zdsPath,
       PLUGIN_EVENT_SOCKET: join(node.dir, 'pluginevent.sock'),
-      CNI_NET_DIR: join(node.dir, 'net.d'),
-      CNI_BIN_DIR: join(node.dir, 'bin'),
-      HOST_NETNS: `/run/netns/${nodeNetns}`,
+      CNI_NET_DIR: labNode.cniConfDir,
+      CNI_BIN_DIR: labNode.cniBinDir,
+      HOST_NETNS: `/run/netns/${labNode.netns}`,
       AMBIENT_DNS_CAPTURE: 'false',
       NATIVE_NFTABLES: String(this.flavour === 'nftables'),
       READINESS_ADDR: '127.0.0.1:0',
@@ -232,8 +232,7 @@ export class LabMesh {
   async restartAgent(node: string, opts: { kill?: boolean } = {}): Promise<AgentProcess> {
     const n = this.node(node);
     if (n.agent) await this.stopPid(n.agent.pid, opts.kill ? 'SIGKILL' : 'SIGTERM');
-    const netns = this.lab.nodes.find((x) => x.name === node)!.netns;
-    n.agent = await this.startAgent(n, netns);
+    n.agent = await this.startAgent(n, this.lab.nodes.find((x) => x.name === node)!);
     return n.agent;
   }
 
