@@ -1,16 +1,18 @@
 // The composition root of a ztunnel process: state, certificates, HBONE pool, connection manager,
 // the per-pod proxies and the ops servers, wired from a ZtunnelConfig. Pods arrive through
-// `workloads` (driven by the ZDS client); config through the local file here, xDS later.
+// `workloads` (driven by the ZDS client); config through the local file or workload xDS.
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { HbonePool } from '../../lib/hbone/index.ts';
 import { CertificateAuthority, issueWorkloadCertificate } from '../../lib/identity/index.ts';
 import { createLogger, type Logger } from '../../lib/log/logger.ts';
 import { registerTcpMetrics } from '../../lib/metrics/istio-tcp.ts';
 import { Registry } from '../../lib/metrics/registry.ts';
+import type { DeltaXdsClient } from '../../lib/xds/index.ts';
 import { configDump } from './admin/config-dump.ts';
 import { startOpsServers } from './admin/servers.ts';
 import type { ZtunnelConfig } from './config.ts';
 import { parseLocalConfig } from './config/local-config.ts';
+import { createCaIssuer, parseCaAddress, type CaClient } from './identity/ca-client.ts';
 import { SecretManager, type Issuer } from './identity/secret-manager.ts';
 import { WorkloadManager } from './inpod/workload-manager.ts';
 import { ZdsClient } from './inpod/zds-client.ts';
@@ -20,6 +22,7 @@ import { ConnectionManager } from './proxy/connection-manager.ts';
 import { authorize } from './rbac/authorize.ts';
 import { ProxyState } from './state/proxy-state.ts';
 import { applySnapshot } from './state/state-updater.ts';
+import { startWorkloadXds } from './xds/workload-xds.ts';
 
 export const VERSION = '0.1.0';
 
@@ -31,6 +34,8 @@ export interface ZtunnelApp {
   workloads: WorkloadManager;
   secrets: SecretManager;
   connections: ConnectionManager;
+  /** The workload xDS client when XDS_ADDRESS is set. */
+  xds?: DeltaXdsClient;
   ports: { admin: number; metrics: number; readiness: number };
   notReady(): string[];
   /** Stops listening, lets connections finish until the deadline, then closes the rest. */
@@ -54,14 +59,31 @@ async function localIssuer(cfg: ZtunnelConfig): Promise<Issuer | undefined> {
   return (identity) => issueWorkloadCertificate(ca, identity);
 }
 
+/** Istio's CA over gRPC (CA_ADDRESS); the root CA file is only needed for https. */
+function remoteCa(cfg: ZtunnelConfig, registry: Registry): CaClient | undefined {
+  if (!cfg.caAddress) return undefined;
+  const useRoots = parseCaAddress(cfg.caAddress).tls && cfg.caRootCaPath !== 'SYSTEM';
+  return createCaIssuer({
+    address: cfg.caAddress,
+    ...(useRoots ? { rootCaPem: readFileSync(cfg.caRootCaPath, 'utf8') } : {}),
+    ...(cfg.altCaHostname ? { serverName: cfg.altCaHostname } : {}),
+    ttlSeconds: cfg.secretTtlS,
+    ...(cfg.authTokenPath ? { tokenPath: cfg.authTokenPath } : {}),
+    clusterId: cfg.clusterId,
+    requests: registry.counter('ztunnel_ca_requests_total', 'CreateCertificate calls to the CA by result', ['result']),
+  });
+}
+
 export async function startZtunnel(cfg: ZtunnelConfig, opts: StartOptions = {}): Promise<ZtunnelApp> {
   const log = opts.log ?? createLogger({ component: 'ztunnel', level: cfg.logLevel });
   const registry = new Registry();
   const connections = new ConnectionManager(registerTcpMetrics(registry), log);
   const configErrors = registry.counter('ztunnel_config_rejections_total', 'Local config files rejected as invalid', []);
   const state = new ProxyState();
-  const issuer = (await localIssuer(cfg)) ?? opts.issuer;
-  if (!issuer) throw new Error('no certificate source: set CA_ROOT_CERT and CA_ROOT_KEY (standalone) or configure the CA');
+  const local = await localIssuer(cfg);
+  const caClient = (local ?? opts.issuer) ? undefined : remoteCa(cfg, registry);
+  const issuer = local ?? opts.issuer ?? caClient?.issuer;
+  if (!issuer) throw new Error('no certificate source: set CA_ROOT_CERT and CA_ROOT_KEY (standalone) or CA_ADDRESS');
   const secrets = new SecretManager(issuer, (identity, err) => log.warn({ identity, err: err.message }, 'certificate fetch failed'));
   const pool = new HbonePool({ getCertificate: (id) => secrets.get(id), log: log.child({ scope: 'hbone-pool' }) });
   const workloads = new WorkloadManager({ state, network: cfg.network, node: cfg.nodeName, connections, pool, secrets, pick: new RoundRobin().pick, log });
@@ -97,6 +119,8 @@ export async function startZtunnel(cfg: ZtunnelConfig, opts: StartOptions = {}):
   };
   loadConfig();
   if (cfg.localXdsPath) watchFile(cfg.localXdsPath, { interval: 500 }, loadConfig);
+  // Or from the control plane: workload xDS writes the state resource by resource.
+  const xds = cfg.xdsAddress ? startWorkloadXds({ ...cfg, xdsAddress: cfg.xdsAddress }, { state, registry, log, version: VERSION }) : undefined;
 
   // Pods arrive from the node agent: the ZDS client drives the workload manager.
   let zds: ZdsClient | undefined;
@@ -107,6 +131,7 @@ export async function startZtunnel(cfg: ZtunnelConfig, opts: StartOptions = {}):
 
   const notReady = (): string[] => [
     ...(configLoaded ? [] : ['configuration not loaded']),
+    ...(xds && !xds.allSynced() ? ['xDS not synced'] : []),
     ...(workloads.ready() ? [] : ['first ZDS snapshot not processed']),
   ];
   const ops = await startOpsServers(
@@ -122,12 +147,13 @@ export async function startZtunnel(cfg: ZtunnelConfig, opts: StartOptions = {}):
   log.info({ node: cfg.nodeName, admin: admin!.port, metrics: metrics!.port, readiness: readiness!.port }, 'ztunnel started');
 
   return {
-    config: cfg, log, state, registry, workloads, secrets, connections,
+    config: cfg, log, state, registry, workloads, secrets, connections, ...(xds ? { xds } : {}),
     ports: { admin: admin!.port, metrics: metrics!.port, readiness: readiness!.port },
     notReady,
     shutdown: async () => {
       if (cfg.localXdsPath) unwatchFile(cfg.localXdsPath, loadConfig);
       await zds?.close();
+      await xds?.close();
       // Listeners close now; open tunnels get until the deadline, then everything is cut.
       const drained = workloads.drain();
       const deadline = Date.now() + cfg.terminationDeadlineMs;
@@ -137,6 +163,7 @@ export async function startZtunnel(cfg: ZtunnelConfig, opts: StartOptions = {}):
       workloads.close();
       void pool.close();
       secrets.close();
+      caClient?.close();
       await ops.close();
       log.info('ztunnel stopped');
     },

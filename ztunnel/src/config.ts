@@ -1,5 +1,7 @@
 // ztunnel's configuration from the environment, with Istio's variable names where Istio has one.
 // Everything a lab needs to run several "nodes" on one host (ports, paths) is settable.
+import { isIP } from 'node:net';
+import { parseXdsAddress } from '../../lib/xds/delta-requests.ts';
 
 export interface ZtunnelConfig {
   nodeName: string;
@@ -10,6 +12,28 @@ export interface ZtunnelConfig {
   /** Standalone CA: root certificate and key PEM files used to issue workload certificates locally. */
   caRootCertPath?: string;
   caRootKeyPath?: string;
+  /** Istio's CA (CA_ADDRESS), `https://host:port` or `http://host:port`; used when no local CA is set. */
+  caAddress?: string;
+  /** Roots that verify the CA's server certificate (CA_ROOT_CA); `SYSTEM` means the system roots. */
+  caRootCaPath: string;
+  /** Name checked in the CA's server certificate instead of the address host (ALT_CA_HOSTNAME). */
+  altCaHostname?: string;
+  /** Requested workload certificate lifetime in seconds (SECRET_TTL). */
+  secretTtlS: number;
+  /** Bearer token file sent to the CA (and control plane), re-read per call (AUTH_TOKEN). */
+  authTokenPath?: string;
+  /** Sent as `clusterid` (ISTIO_META_CLUSTER_ID, else CLUSTER_ID). */
+  clusterId: string;
+  /** Workload xDS control plane (XDS_ADDRESS), `https://host:port` or `http://host:port`; unset: no xDS (local file mode). */
+  xdsAddress?: string;
+  /** Roots that verify the control plane's server certificate (XDS_ROOT_CA); `SYSTEM` means the system roots. */
+  xdsRootCaPath: string;
+  /** Name checked in the control plane's server certificate instead of the address host (ALT_XDS_HOSTNAME). */
+  altXdsHostname?: string;
+  /** This ztunnel's own pod, for the xDS node id and metadata (POD_NAME, POD_NAMESPACE, INSTANCE_IP). */
+  podName: string;
+  podNamespace: string;
+  instanceIp: string;
   /** ZDS socket the node agent listens on (INPOD_UDS). */
   inpodUds: string;
   adminAddr: { host: string; port: number };
@@ -31,6 +55,17 @@ function addr(v: string | undefined, def: { host: string; port: number }, name: 
   return { host, port };
 }
 
+const DURATION_UNIT_S: Readonly<Record<string, number>> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+
+/** Seconds from a plain number of seconds or a Go duration (`24h`, `1h30m`, `90s`); undefined if neither. */
+export function parseDurationSeconds(v: string): number | undefined {
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v);
+  if (!/^((\d+(\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h))+$/.test(v)) return undefined;
+  let total = 0;
+  for (const m of v.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/g)) total += Number(m[1]) * DURATION_UNIT_S[m[2]!]!;
+  return total;
+}
+
 /** Pure: the config from an environment map. */
 export function configFromEnv(env: NodeJS.ProcessEnv): ConfigResult {
   const errors: string[] = [];
@@ -38,6 +73,16 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigResult {
   if (!nodeName) errors.push('NODE_NAME is required (ztunnel serves the pods of one node)');
   const deadlineS = env.CONNECTION_TERMINATION_DEADLINE ? Number.parseFloat(env.CONNECTION_TERMINATION_DEADLINE) : 5;
   if (!Number.isFinite(deadlineS) || deadlineS < 0) errors.push(`CONNECTION_TERMINATION_DEADLINE: not a number of seconds: ${env.CONNECTION_TERMINATION_DEADLINE}`);
+  const secretTtl = env.SECRET_TTL ? parseDurationSeconds(env.SECRET_TTL) : 86400;
+  if (secretTtl === undefined || secretTtl < 1) errors.push(`SECRET_TTL: not a duration of at least 1s (seconds or e.g. 24h): ${env.SECRET_TTL}`);
+  if (env.XDS_ADDRESS) {
+    const xds = parseXdsAddress(env.XDS_ADDRESS);
+    if (!xds.ok) errors.push(`XDS_ADDRESS: ${xds.error}`);
+    if (env.LOCAL_XDS_PATH) errors.push('XDS_ADDRESS and LOCAL_XDS_PATH are exclusive (config comes from one of them)');
+    if (!env.POD_NAME) errors.push('POD_NAME is required with XDS_ADDRESS (it is part of the xDS node id)');
+    if (!env.INSTANCE_IP || !isIP(env.INSTANCE_IP)) errors.push(`INSTANCE_IP must be this pod's IP with XDS_ADDRESS: ${env.INSTANCE_IP ?? '(unset)'}`);
+  }
+  if (env.CA_ADDRESS && !/^(https?:\/\/)?(\[[0-9a-fA-F:.]+\]|[^/:\s[\]]+)(:\d+)?\/?$/.test(env.CA_ADDRESS)) errors.push(`CA_ADDRESS: expected https://host:port or http://host:port: ${env.CA_ADDRESS}`);
   const config: ZtunnelConfig = {
     nodeName,
     network: env.NETWORK ?? '',
@@ -45,6 +90,18 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigResult {
     ...(env.LOCAL_XDS_PATH ? { localXdsPath: env.LOCAL_XDS_PATH } : {}),
     ...(env.CA_ROOT_CERT ? { caRootCertPath: env.CA_ROOT_CERT } : {}),
     ...(env.CA_ROOT_KEY ? { caRootKeyPath: env.CA_ROOT_KEY } : {}),
+    ...(env.CA_ADDRESS ? { caAddress: env.CA_ADDRESS } : {}),
+    caRootCaPath: env.CA_ROOT_CA || '/var/run/secrets/istio/root-cert.pem',
+    ...(env.ALT_CA_HOSTNAME ? { altCaHostname: env.ALT_CA_HOSTNAME } : {}),
+    secretTtlS: Math.round(secretTtl ?? 0),
+    ...(env.AUTH_TOKEN ? { authTokenPath: env.AUTH_TOKEN } : {}),
+    clusterId: env.ISTIO_META_CLUSTER_ID || env.CLUSTER_ID || 'Kubernetes',
+    ...(env.XDS_ADDRESS ? { xdsAddress: env.XDS_ADDRESS } : {}),
+    xdsRootCaPath: env.XDS_ROOT_CA || '/var/run/secrets/istio/root-cert.pem',
+    ...(env.ALT_XDS_HOSTNAME ? { altXdsHostname: env.ALT_XDS_HOSTNAME } : {}),
+    podName: env.POD_NAME ?? '',
+    podNamespace: env.POD_NAMESPACE || 'istio-system',
+    instanceIp: env.INSTANCE_IP ?? '',
     inpodUds: env.INPOD_UDS ?? '/var/run/ztunnel/ztunnel.sock',
     adminAddr: addr(env.ADMIN_ADDR, { host: '127.0.0.1', port: 15000 }, 'ADMIN_ADDR', errors),
     metricsAddr: addr(env.STATS_ADDR, { host: '0.0.0.0', port: 15020 }, 'STATS_ADDR', errors),

@@ -7,6 +7,10 @@ import type { CertificateDumpEntry } from '../admin/config-dump.ts';
 
 export type Issuer = (identity: string) => Promise<WorkloadCertificate>;
 
+/** Longest wait between failed fetches (fact sheet §5.2). */
+export const MAX_RETRY_BACKOFF_MS = 150_000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 interface Entry {
   current?: WorkloadCertificate;
   pending?: Promise<WorkloadCertificate>;
@@ -68,7 +72,8 @@ export class SecretManager {
         e.failures++;
         e.lastError = err.message;
         this.onError(identity, err);
-        this.schedule(identity, e, Math.min(1000 * 2 ** Math.min(e.failures, 6), 60_000));
+        // ztunnel's retry: exponential from 2 s, capped at 150 s; `current` stays in use until it expires.
+        this.schedule(identity, e, Math.min(1000 * 2 ** Math.min(e.failures, 8), MAX_RETRY_BACKOFF_MS));
         throw err;
       },
     );
@@ -77,9 +82,10 @@ export class SecretManager {
 
   private schedule(identity: string, e: Entry, ms: number): void {
     if (e.timer) clearTimeout(e.timer);
+    // Node fires longer timers at once (with a warning); refreshing a very long-lived cert early is harmless.
     e.timer = setTimeout(() => {
       if (this.entries.get(identity) === e) void this.fetch(identity, e).catch(() => {});
-    }, ms);
+    }, Math.min(ms, MAX_TIMER_MS));
     e.timer.unref();
   }
 
