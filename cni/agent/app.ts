@@ -12,6 +12,12 @@ import { MeshDataplane } from './dataplane.ts';
 import { AgentKube } from './kube.ts';
 import { findNetnsByIp } from './netns-finder.ts';
 import { Reconciler } from './reconciler.ts';
+import { startPluginServer } from './plugin-server.ts';
+import { writeEnrollmentStateFile } from '../shared/enrollment-state.ts';
+import type { CmdAddAnswer, CmdAddEvent } from '../shared/plugin-event.ts';
+import { ambientNamespaces, decideEnrollment } from './enrollment.ts';
+import { openNetns } from '../../lib/netns/index.ts';
+import { join } from 'node:path';
 
 export interface NodeAgent {
   config: AgentConfig;
@@ -81,8 +87,32 @@ export async function startNodeAgent(cfg: AgentConfig, opts: { log?: Logger } = 
       const was = dataplane.has(p.uid);
       void reconciler.podDeleted(p).then(() => countChange(p.uid, was));
     },
-    namespaceChanged: (n) => void reconciler.namespaceChanged(n),
+    namespaceChanged: (n) => {
+      writeState();
+      void reconciler.namespaceChanged(n);
+    },
   }, log);
+  // What the plugin reads on every ADD to know, without asking, whether a pod may be ambient.
+  const stateFile = join(cfg.cniNetDir, 'ambient-namespaces.state');
+  const writeState = (): void => {
+    try {
+      writeEnrollmentStateFile(stateFile, ambientNamespaces(kube.listNamespaces(), cfg.excludedNamespaces));
+    } catch (err) {
+      log.error({ file: stateFile, err: (err as Error).message }, 'cannot write the enrollment state file');
+    }
+  };
+
+  // CNI ADD: the pod object exists (the scheduler bound it) but its IP is only in the event.
+  const handleAdd = async (e: CmdAddEvent): Promise<CmdAddAnswer> => {
+    const pod = { ...(await kube.getPod(e.podNamespace, e.podName)), podIps: e.ips };
+    if (e.podUid && e.podUid !== pod.uid) throw new Error(`pod ${e.podNamespace}/${e.podName} has uid ${pod.uid}, the runtime says ${e.podUid}`);
+    const d = decideEnrollment(pod, kube.namespace(pod.namespace) ?? (await kube.getNamespace(pod.namespace)), cfg.excludedNamespaces);
+    if (!d.enroll) return { captured: false, reason: d.reason };
+    const captured = await reconciler.captureNew(pod, () => openNetns(e.netns));
+    if (captured) enrolled.inc();
+    return captured ? { captured: true } : { captured: false, reason: 'not ambient any more' };
+  };
+  const pluginEvents = registry.counter('istio_cni_plugin_events_total', 'CNI plugin ADD events by result', ['result']);
 
   let isReady = false;
   const servers: OpsServer[] = [];
@@ -94,6 +124,8 @@ export async function startNodeAgent(cfg: AgentConfig, opts: { log?: Logger } = 
   servers.push(await startOpsServer(cfg.metricsAddr.host, cfg.metricsAddr.port, { '/metrics': metrics }, onError));
 
   await kube.start();
+  writeState();
+  const pluginServer = await startPluginServer(cfg.pluginEventSocket, { handleAdd, log: log.child({ scope: 'plugin-events' }), events: pluginEvents });
   await reconciler.resyncAll();
   isReady = true;
   log.info({ node: cfg.nodeName, pods: dataplane.uids().length, readiness: servers[0]!.port, metrics: servers[1]!.port, zds: cfg.ztunnelUds }, 'node agent ready');
@@ -104,6 +136,7 @@ export async function startNodeAgent(cfg: AgentConfig, opts: { log?: Logger } = 
     ready: () => isReady,
     // Leaves the pods captured (rules stay; a restarted agent picks them up), as Istio's agent does.
     close: async () => {
+      await new Promise((r) => pluginServer.close(r));
       await kube.stop();
       await reconciler.close();
       zds.close();

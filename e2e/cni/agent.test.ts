@@ -4,6 +4,8 @@
 // captured pods working and repairs a rule deleted by hand.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
+import { createConnection } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { down, kubectlSync, podRef, up } from '../lab/lab.ts';
 import { pollUntil } from '../lab/poll.ts';
@@ -102,5 +104,32 @@ describe('CNI node agent on the lab (root)', () => {
     const meshed = await exchange();
     expect(meshed.reply).toBe(meshed.secret);
     expect(meshed.plaintextOnWire).toBe(false);
+  });
+
+  it('survives malformed requests on the plugin event socket, answering each with a reason', async () => {
+    const sock = mesh.agent('node2').pluginEventSocket;
+    const post = (body: string, path = '/cmdadd') => new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request({ socketPath: sock, path, method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+        let b = '';
+        res.on('data', (d: Buffer) => (b += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(await post('{nope')).toMatchObject({ status: 400, body: expect.stringContaining('not JSON') });
+    expect(await post(JSON.stringify({ podName: 'x' }))).toMatchObject({ status: 400, body: expect.stringContaining('event.netns') });
+    expect((await post('{}', '/other')).status).toBe(400);
+    // Raw bytes that are not HTTP at all.
+    await new Promise<void>((resolve) => {
+      const s = createConnection(sock, () => s.end('\x00\x01garbage\r\n\r\n'));
+      s.on('error', () => resolve());
+      s.on('close', () => resolve());
+      s.resume();
+    });
+    const { readiness, metrics } = mesh.agent('node2').ports;
+    expect((await fetch(`http://127.0.0.1:${readiness}/readyz`)).status).toBe(200);
+    expect(await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text()).toMatch(/^istio_cni_plugin_events_total\{result="invalid"\} [4-9]$/m);
+    expect(await talk(ns('client'), ip('echo'), 9000, 'unaffected')).toBe('unaffected');
   });
 });

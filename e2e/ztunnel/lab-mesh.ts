@@ -54,6 +54,7 @@ interface MeshNode {
 export interface AgentProcess {
   pid: number;
   log: string;
+  pluginEventSocket: string;
   ports: { readiness: number; metrics: number };
 }
 
@@ -219,7 +220,7 @@ export class LabMesh {
     this.lab.processes.push(p);
     writeState(this.lab);
     const ports = await startLine<AgentProcess['ports']>(p.pid, log, 'node agent ready', `the node agent on ${node.name}`);
-    return { pid: p.pid, log, ports: { readiness: ports.readiness, metrics: ports.metrics } };
+    return { pid: p.pid, log, pluginEventSocket: join(node.dir, 'pluginevent.sock'), ports: { readiness: ports.readiness, metrics: ports.metrics } };
   }
 
   agent(node: string): AgentProcess {
