@@ -74,4 +74,40 @@ describe('outbound handler (loopback)', () => {
     expect(hbone.tunnels.length).toBe(before);
     await expect.poll(() => registry.render()).toMatch(/^istio_tcp_connections_closed_total\{reporter="source",.*destination_workload="unknown".*connection_security_policy="unknown"\} 1$/m);
   });
+
+  it('holds a connection whose pod workload has not arrived yet, and carries it once it does', async () => {
+    target = { ip: '127.0.0.1', port: app.port };
+    const sleep = state.findWorkloadByUid('Kubernetes//Pod/a/sleep')!;
+    state.removeWorkload(sleep.uid);
+    const reply = send('waited');
+    await new Promise((r) => setTimeout(r, 50));
+    state.upsertWorkload(sleep);
+    expect(await reply).toBe('waited');
+  });
+});
+
+describe('outbound handler without a source workload', () => {
+  it('refuses the connection when the workload does not arrive in time', async () => {
+    const state = new ProxyState();
+    const registry = new Registry();
+    const connections = new ConnectionManager(registerTcpMetrics(registry), createLogger({ component: 'test', destination: new PassThrough() }));
+    const handle = outboundHandler({
+      state, network: '', connections, pool: new HbonePool({ getCertificate: () => Promise.reject(new Error('unused')), keepalive: false }), pick: new RoundRobin().pick,
+      sourceWorkload: () => undefined, originalDst: () => ({ ip: '127.0.0.1', port: 9 }), dialTcp: () => { throw new Error('unused'); }, sourceWaitMs: 100,
+    });
+    const listener = net.createServer({ allowHalfOpen: true }, handle);
+    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+    try {
+      const c = net.connect({ host: '127.0.0.1', port: (listener.address() as net.AddressInfo).port });
+      const outcome = await new Promise<string>((resolve) => {
+        c.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+        c.on('close', () => resolve('closed'));
+        c.resume();
+      });
+      expect(outcome).toBe('ECONNRESET');
+      expect(registry.render()).toMatch(/^istio_tcp_connections_closed_total\{reporter="source",source_workload="unknown",.*response_flags="CONNECT".*\} 1$/m);
+    } finally {
+      listener.close();
+    }
+  });
 });

@@ -24,7 +24,12 @@ export interface OutboundDeps {
   originalDst: (socket: net.Socket) => { ip: string; port: number };
   /** A TCP socket to `target`, created in the source pod's netns with the in-pod mark. */
   dialTcp: (target: { ip: string; port: number }) => net.Socket;
+  /** How long a connection waits for its pod's workload to arrive before it is refused. */
+  sourceWaitMs?: number;
 }
+
+/** A new pod's first connection may beat its workload to ztunnel; it waits this long, as Istio's does. */
+export const SOURCE_WAIT_MS = 5000;
 
 function flagOf(err: Error): ResponseFlag {
   const code = (err as { code?: string }).code ?? '';
@@ -36,7 +41,14 @@ export function outboundHandler(deps: OutboundDeps): (downstream: net.Socket) =>
   return (downstream) => {
     const target = acceptRedirected(downstream, deps.originalDst);
     if (!target) return;
-    const source = deps.sourceWorkload();
+    const known = deps.sourceWorkload();
+    if (known) return proxy(downstream, target, known);
+    void deps.connections.whilePending(deps.state.waitFor(deps.sourceWorkload, deps.sourceWaitMs ?? SOURCE_WAIT_MS)).then((source) => {
+      if (!downstream.destroyed) proxy(downstream, target, source);
+    });
+  };
+
+  function proxy(downstream: net.Socket, target: { ip: string; port: number }, source: Workload | undefined): void {
     const srcAddr = `${normalise(downstream.remoteAddress ?? '')}:${downstream.remotePort ?? 0}`;
     const access = { direction: 'outbound' as const, src: { addr: srcAddr, ...(source ? { workload: source.name, namespace: source.namespace, identity: workloadIdentity(source) } : {}) } };
     const baseMetric = { reporter: 'source' as const, source: { ...peerInfo(source), ...(source ? { principal: workloadIdentity(source) } : {}) } };
@@ -97,5 +109,5 @@ export function outboundHandler(deps: OutboundDeps): (downstream: net.Socket) =>
         downstream.resetAndDestroy();
       },
     );
-  };
+  }
 }

@@ -74,6 +74,27 @@ export class ProxyState {
     return had;
   }
 
+  /**
+   * `find()` now, or as soon as a change makes it return something, or undefined after `timeoutMs`.
+   * For a pod whose workload has not arrived yet (ZDS handed the pod over before xDS described it).
+   */
+  waitFor<T>(find: () => T | undefined, timeoutMs: number): Promise<T | undefined> {
+    const now = find();
+    if (now !== undefined || timeoutMs <= 0) return Promise.resolve(now);
+    return new Promise((resolve) => {
+      const done = (v: T | undefined) => {
+        clearTimeout(timer);
+        off();
+        resolve(v);
+      };
+      const off = this.onChange(() => {
+        const v = find();
+        if (v !== undefined) done(v);
+      });
+      const timer = setTimeout(() => done(undefined), timeoutMs);
+    });
+  }
+
   /** Called after every change (the connection manager re-checks policies on it). */
   onChange(fn: () => void): () => void {
     this.listeners.push(fn);
