@@ -1,5 +1,6 @@
 // The node agent's configuration from the environment (Istio's istio-cni names where it has one).
 // Paths and ports are settable so the lab can run one agent per "node" on one host.
+import { envAddress, envBool } from '../../lib/config/env.ts';
 import type { RedirectFlavour } from '../../lib/redirect/index.ts';
 
 export interface AgentConfig {
@@ -24,22 +25,7 @@ export interface AgentConfig {
 
 export type AgentConfigResult = { ok: true; config: AgentConfig } | { ok: false; errors: string[] };
 
-function addr(v: string | undefined, def: { host: string; port: number }, name: string, errors: string[]): { host: string; port: number } {
-  if (!v) return def;
-  const i = v.lastIndexOf(':');
-  const host = i > 0 ? v.slice(0, i).replace(/^\[|\]$/g, '') : def.host;
-  const port = Number(i >= 0 ? v.slice(i + 1) : v);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) errors.push(`${name}: not a port or host:port: ${v}`);
-  return { host, port };
-}
 
-function bool(v: string | undefined, def: boolean, name: string, errors: string[]): boolean {
-  if (v === undefined || v === '') return def;
-  if (v === 'true') return true;
-  if (v === 'false') return false;
-  errors.push(`${name}: must be true or false, got ${v}`);
-  return def;
-}
 
 export function agentConfigFromEnv(env: NodeJS.ProcessEnv): AgentConfigResult {
   const errors: string[] = [];
@@ -54,12 +40,12 @@ export function agentConfigFromEnv(env: NodeJS.ProcessEnv): AgentConfigResult {
     pluginEventSocket: env.PLUGIN_EVENT_SOCKET ?? '/var/run/istio-cni/pluginevent.sock',
     cniNetDir: env.CNI_NET_DIR ?? '/etc/cni/net.d',
     cniBinDir: env.CNI_BIN_DIR ?? '/opt/cni/bin',
-    flavour: bool(env.NATIVE_NFTABLES, false, 'NATIVE_NFTABLES', errors) ? 'nftables' : 'iptables',
-    dnsCapture: bool(env.AMBIENT_DNS_CAPTURE, true, 'AMBIENT_DNS_CAPTURE', errors),
+    flavour: envBool(env.NATIVE_NFTABLES, false, 'NATIVE_NFTABLES', errors) ? 'nftables' : 'iptables',
+    dnsCapture: envBool(env.AMBIENT_DNS_CAPTURE, true, 'AMBIENT_DNS_CAPTURE', errors),
     hostNetns: env.HOST_NETNS ?? '',
     excludedNamespaces: new Set((env.EXCLUDE_NAMESPACES ?? 'kube-system').split(',').map((s) => s.trim()).filter(Boolean)),
-    readinessAddr: addr(env.READINESS_ADDR, { host: '0.0.0.0', port: 8000 }, 'READINESS_ADDR', errors),
-    metricsAddr: addr(env.METRICS_ADDR, { host: '0.0.0.0', port: 15014 }, 'METRICS_ADDR', errors),
+    readinessAddr: envAddress(env.READINESS_ADDR, { host: '0.0.0.0', port: 8000 }, 'READINESS_ADDR', errors),
+    metricsAddr: envAddress(env.METRICS_ADDR, { host: '0.0.0.0', port: 15014 }, 'METRICS_ADDR', errors),
     logLevel: env.LOG_LEVEL ?? 'info',
   };
   return errors.length ? { ok: false, errors } : { ok: true, config };

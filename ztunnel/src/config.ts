@@ -1,5 +1,6 @@
 // ztunnel's configuration from the environment, with Istio's variable names where Istio has one.
 // Everything a lab needs to run several "nodes" on one host (ports, paths) is settable.
+import { envAddress } from '../../lib/config/env.ts';
 import { isIP } from 'node:net';
 import { parseXdsAddress } from '../../lib/xds/delta-requests.ts';
 
@@ -46,14 +47,6 @@ export interface ZtunnelConfig {
 
 export type ConfigResult = { ok: true; config: ZtunnelConfig } | { ok: false; errors: string[] };
 
-function addr(v: string | undefined, def: { host: string; port: number }, name: string, errors: string[]): { host: string; port: number } {
-  if (!v) return def;
-  const i = v.lastIndexOf(':');
-  const host = i > 0 ? v.slice(0, i).replace(/^\[|\]$/g, '') : def.host;
-  const port = Number(i >= 0 ? v.slice(i + 1) : v);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) errors.push(`${name}: not a port or host:port: ${v}`);
-  return { host, port };
-}
 
 const DURATION_UNIT_S: Readonly<Record<string, number>> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
 
@@ -103,9 +96,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigResult {
     podNamespace: env.POD_NAMESPACE || 'istio-system',
     instanceIp: env.INSTANCE_IP ?? '',
     inpodUds: env.INPOD_UDS ?? '/var/run/ztunnel/ztunnel.sock',
-    adminAddr: addr(env.ADMIN_ADDR, { host: '127.0.0.1', port: 15000 }, 'ADMIN_ADDR', errors),
-    metricsAddr: addr(env.STATS_ADDR, { host: '0.0.0.0', port: 15020 }, 'STATS_ADDR', errors),
-    readinessAddr: addr(env.READINESS_ADDR, { host: '0.0.0.0', port: 15021 }, 'READINESS_ADDR', errors),
+    adminAddr: envAddress(env.ADMIN_ADDR, { host: '127.0.0.1', port: 15000 }, 'ADMIN_ADDR', errors),
+    metricsAddr: envAddress(env.STATS_ADDR, { host: '0.0.0.0', port: 15020 }, 'STATS_ADDR', errors),
+    readinessAddr: envAddress(env.READINESS_ADDR, { host: '0.0.0.0', port: 15021 }, 'READINESS_ADDR', errors),
     logLevel: env.RUST_LOG ?? env.LOG_LEVEL ?? 'info',
     terminationDeadlineMs: Math.round(deadlineS * 1000),
   };
