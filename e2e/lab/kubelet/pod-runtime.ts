@@ -95,18 +95,26 @@ export class PodRuntime {
     this.records.set(uid, rec);
     this.running.set(uid, new Map());
     this.cfg.onChange(rec);
-    try {
-      run(['ip', 'netns', 'add', rec.netns]);
-      run(['ip', '-n', rec.netns, 'link', 'set', 'lo', 'up']);
-      const result = await cniAdd(loadConflist(this.cfg.cniConfDir), this.cniRuntime(rec, rec.netns), this.cniEnv());
-      const ip = result.ips?.[0]?.address.split('/')[0];
-      if (!ip) throw new Error('CNI ADD returned no IP address');
-      rec.podIp = ip;
-    } catch (err) {
-      rec.sandboxError = `failed to create pod sandbox: ${(err as Error).message}`;
-      this.cfg.log('sandbox failed', { pod: `${rec.namespace}/${rec.name}`, error: (err as Error).message });
-      this.cfg.onChange(rec);
-      return;
+    // As the kubelet does: a failed sandbox is torn down (CNI DEL) and retried with backoff.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        run(['ip', 'netns', 'add', rec.netns]);
+        run(['ip', '-n', rec.netns, 'link', 'set', 'lo', 'up']);
+        const result = await cniAdd(loadConflist(this.cfg.cniConfDir), this.cniRuntime(rec, rec.netns), this.cniEnv());
+        const ip = result.ips?.[0]?.address.split('/')[0];
+        if (!ip) throw new Error('CNI ADD returned no IP address');
+        rec.podIp = ip;
+        rec.sandboxError = undefined;
+        break;
+      } catch (err) {
+        rec.sandboxError = `failed to create pod sandbox: ${(err as Error).message}`;
+        this.cfg.log('sandbox failed', { pod: `${rec.namespace}/${rec.name}`, attempt, error: (err as Error).message });
+        this.cfg.onChange(rec);
+        await cniDel(loadConflist(this.cfg.cniConfDir), this.cniRuntime(rec, rec.netns), this.cniEnv()).catch(() => []);
+        run(['ip', 'netns', 'del', rec.netns], { allowFail: true });
+        await new Promise((r) => setTimeout(r, Math.min(1000 * 2 ** attempt, 10_000)));
+        if (this.stopping.has(uid) || !this.records.has(uid)) return;
+      }
     }
     if (this.stopping.has(uid)) return;
     writeFileSync(join(this.cfg.podsDir, `${rec.namespace}_${rec.name}.json`),
