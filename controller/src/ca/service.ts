@@ -1,0 +1,97 @@
+// Istio's CA service (`istio.v1.auth.IstioCertificateService/CreateCertificate`): authenticate the
+// caller's service-account token with a TokenReview, decide the identity it may have (own, or
+// impersonated by a node proxy for a pod on its node), sign the CSR. Every refusal is opaque to the
+// caller (UNAUTHENTICATED or INVALID_ARGUMENT with a fixed text) and detailed in the log and the
+// metrics (Istio's citadel_server_* names).
+import { status as grpcStatus, type handleUnaryCall, type Metadata, type ServiceError } from '@grpc/grpc-js';
+import { CaError, type CertificateAuthority } from '../../../lib/identity/index.ts';
+import { spiffeIdString } from '../../../lib/identity/spiffe.ts';
+import type { Logger } from '../../../lib/log/logger.ts';
+import type { Registry } from '../../../lib/metrics/registry.ts';
+import { IMPERSONATED_IDENTITY, type IstioCertificateRequest, type IstioCertificateResponse } from '../../../lib/proto/index.ts';
+import { authorizeIdentity, callerFromUsername, type PodFacts } from './authorize.ts';
+
+export interface TokenReviewResult {
+  authenticated: boolean;
+  username?: string;
+  extra?: Record<string, readonly string[] | undefined>;
+  error?: string;
+}
+
+export interface CaServiceDeps {
+  /** The current signing CA (may change on root rotation). */
+  ca: () => CertificateAuthority;
+  reviewToken: (token: string) => Promise<TokenReviewResult>;
+  getPod: (namespace: string, name: string) => PodFacts | undefined;
+  podsOnNode: (node: string) => readonly PodFacts[];
+  trustDomain: string;
+  trustedNodeAccounts: ReadonlySet<string>;
+  log: Logger;
+  registry: Registry;
+}
+
+const REFUSED = 'request refused';
+
+function fail(code: grpcStatus, details: string): ServiceError {
+  return Object.assign(new Error(details), { code, details, metadata: undefined as unknown as Metadata });
+}
+
+function bearer(md: Metadata): string | undefined {
+  const v = md.get('authorization')[0];
+  const m = typeof v === 'string' ? /^Bearer\s+(.+)$/i.exec(v.trim()) : null;
+  return m?.[1];
+}
+
+export function createCertificateHandler(d: CaServiceDeps): handleUnaryCall<IstioCertificateRequest, IstioCertificateResponse> {
+  const csrCount = d.registry.counter('citadel_server_csr_count', 'CSRs received by the CA', []);
+  const authFailures = d.registry.counter('citadel_server_authentication_failure_count', 'CSRs refused because the caller could not be authenticated or authorized', []);
+  const parseErrors = d.registry.counter('citadel_server_csr_parsing_err_count', 'CSRs refused as malformed', []);
+  const issued = d.registry.counter('citadel_server_success_cert_issuance_count', 'Certificates issued', []);
+  const rejections = d.registry.counter('istio_ca_rejections_total', 'CSRs refused, by reason', ['reason']);
+
+  return (call, callback) => {
+    csrCount.inc();
+    const peer = call.getPeer();
+    const refuse = (reason: string, detail: string, code: grpcStatus = grpcStatus.UNAUTHENTICATED) => {
+      rejections.inc({ reason });
+      if (code === grpcStatus.UNAUTHENTICATED) authFailures.inc();
+      else parseErrors.inc();
+      d.log.warn({ peer, reason, detail }, 'certificate request refused');
+      callback(fail(code, code === grpcStatus.UNAUTHENTICATED ? REFUSED : 'invalid certificate request'));
+    };
+    void (async () => {
+      const token = bearer(call.metadata);
+      if (!token) return refuse('no_token', 'no bearer token in the authorization metadata');
+      let review: TokenReviewResult;
+      try {
+        review = await d.reviewToken(token);
+      } catch (err) {
+        rejections.inc({ reason: 'token_review_error' });
+        d.log.error({ peer, err: (err as Error).message }, 'TokenReview failed');
+        return callback(fail(grpcStatus.UNAVAILABLE, 'cannot authenticate the caller now'));
+      }
+      if (!review.authenticated || !review.username) return refuse('token_invalid', `token not authenticated: ${review.error ?? 'no user'}`);
+      const caller = callerFromUsername(review.username, review.extra);
+      if (!caller) return refuse('not_a_service_account', `${review.username} is not a service account`);
+      const f = call.request.metadata?.fields[IMPERSONATED_IDENTITY]?.kind;
+      const impersonated = f?.$case === 'stringValue' ? f.stringValue : undefined;
+      const callerPod = caller.podName ? d.getPod(caller.namespace, caller.podName) : undefined;
+      const decision = authorizeIdentity({ caller, ...(impersonated !== undefined ? { impersonated } : {}), trustDomain: d.trustDomain, trustedNodeAccounts: d.trustedNodeAccounts, ...(callerPod ? { callerPod } : {}), podsOnNode: d.podsOnNode });
+      if (decision.kind === 'deny') return refuse('not_authorized', `${caller.namespace}/${caller.serviceAccount}: ${decision.reason}`);
+      let chain: string[];
+      try {
+        chain = await d.ca().sign({ csrPem: call.request.csr, identity: decision.identity, ttlSeconds: call.request.validityDuration });
+      } catch (err) {
+        if (err instanceof CaError) {
+          const code = err.code === 'IDENTITY_MISMATCH' || err.code === 'TRUST_DOMAIN_MISMATCH' ? grpcStatus.UNAUTHENTICATED : grpcStatus.INVALID_ARGUMENT;
+          return refuse(err.code.toLowerCase(), `${caller.namespace}/${caller.serviceAccount}: ${err.message}`, code);
+        }
+        d.log.error({ peer, err: (err as Error).message }, 'signing failed');
+        return callback(fail(grpcStatus.INTERNAL, 'signing failed'));
+      }
+      issued.inc();
+      d.log.info({ caller: `${caller.namespace}/${caller.serviceAccount}`, identity: spiffeIdString(decision.identity), impersonated: impersonated !== undefined }, 'certificate issued');
+      callback(null, { certChain: chain });
+    })();
+  };
+}
