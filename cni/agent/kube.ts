@@ -1,8 +1,8 @@
 // The node agent's view of the apiserver: Pods on its node (field selector spec.nodeName) and all
-// Namespaces, through list+watch informers that resume from their resourceVersion and relist on
-// 410 Gone; the pod annotation it writes; a direct GET for the CNI ADD path (the pod may not be in
-// the cache yet when its sandbox is created).
-import { CoreV1Api, KubeConfig, ListWatch, PatchStrategy, setHeaderOptions, Watch, type V1Namespace, type V1Pod } from '@kubernetes/client-node';
+// Namespaces, through lib/kube informers; the pod annotation it writes; a direct GET for the CNI ADD
+// path (the pod may not be in the cache yet when its sandbox is created).
+import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Namespace, type V1Pod } from '@kubernetes/client-node';
+import { Informer } from '../../lib/kube/informer.ts';
 import type { Logger } from '../../lib/log/logger.ts';
 import { REDIRECTION_ANNOTATION, type NamespaceView, type PodView } from './enrollment.ts';
 
@@ -34,37 +34,34 @@ export interface KubeHandlers {
 
 export class AgentKube {
   private readonly core: CoreV1Api;
-  private readonly pods: ListWatch<V1Pod>;
-  private readonly namespaces: ListWatch<V1Namespace>;
-  private readonly log: Logger;
+  private readonly pods: Informer<V1Pod>;
+  private readonly namespaces: Informer<V1Namespace>;
 
   constructor(kubeconfigPath: string, nodeName: string, handlers: KubeHandlers, log: Logger) {
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfigPath);
     this.core = kc.makeApiClient(CoreV1Api);
-    this.log = log;
-    const watch = new Watch(kc);
     const fieldSelector = `spec.nodeName=${nodeName}`;
-    this.pods = new ListWatch<V1Pod>('/api/v1/pods', watch, () => this.core.listPodForAllNamespaces({ fieldSelector }), false, undefined, fieldSelector);
-    this.namespaces = new ListWatch<V1Namespace>('/api/v1/namespaces', watch, () => this.core.listNamespace(), false);
+    this.pods = new Informer<V1Pod>({ kubeconfig: kc, path: '/api/v1/pods', fieldSelector, list: () => this.core.listPodForAllNamespaces({ fieldSelector }), log });
+    this.namespaces = new Informer<V1Namespace>({ kubeconfig: kc, path: '/api/v1/namespaces', list: () => this.core.listNamespace(), log });
     this.pods.on('add', (p) => handlers.podChanged(podView(p)));
     this.pods.on('update', (p) => handlers.podChanged(podView(p)));
     this.pods.on('delete', (p) => handlers.podDeleted(podView(p)));
     this.namespaces.on('add', (n) => handlers.namespaceChanged(namespaceView(n)));
     this.namespaces.on('update', (n) => handlers.namespaceChanged(namespaceView(n)));
-    for (const [what, inf] of [['pods', this.pods], ['namespaces', this.namespaces]] as const) {
-      inf.on('error', (err) => this.log.warn({ informer: what, err: String((err as Error | undefined)?.message ?? err) }, 'watch failed; the informer reconnects'));
-    }
   }
 
   /** Lists then watches; resolves once both caches hold the initial list. */
   async start(): Promise<void> {
-    await this.namespaces.start();
-    await this.pods.start();
+    this.namespaces.start();
+    await this.namespaces.synced();
+    this.pods.start();
+    await this.pods.synced();
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.pods.stop(), this.namespaces.stop()]);
+    this.pods.stop();
+    this.namespaces.stop();
   }
 
   listPods(): PodView[] {
