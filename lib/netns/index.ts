@@ -1,6 +1,6 @@
 // lib/netns: everything ztunnel and the CNI agent do below Node's socket API. Entering pod network
-// namespaces, making TCP sockets there (marked, transparent, reuse-port), reading the pre-NAT
-// destination, and the SOCK_SEQPACKET + SCM_RIGHTS transport of ZDS. Linux only; needs the
+// namespaces, making TCP and UDP sockets there (marked, transparent, reuse-port), reading the
+// pre-NAT destination, and the SOCK_SEQPACKET + SCM_RIGHTS transport of ZDS. Linux only; needs the
 // native addon in ./native (built by `npm ci`).
 export { NetnsError } from './errors.ts';
 export { closeFd, isNetns, openNetns, runInNetns, type NetnsRef } from './netns.ts';
@@ -14,6 +14,7 @@ export {
   type TcpSocketOptions,
 } from './socket.ts';
 export { socketFd, type FdLike } from './socket-fd.ts';
+export { UdpSocket, type UdpAddress, type UdpRemoteInfo, type UdpSocketOptions } from './udp.ts';
 export { getOriginalDst, type SocketAddress } from './original-dst.ts';
 export {
   MAX_MESSAGE_BYTES,

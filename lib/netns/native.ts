@@ -24,6 +24,22 @@ export interface NativeAddress {
   family: 4 | 6;
 }
 
+/** The option bag createUdpSocket expects, normalised by udp.ts. */
+export interface NativeUdpOptions {
+  netns: string | number | null;
+  family: 4 | 6;
+  mark: number | null;
+  reusePort: boolean;
+  bindAddress: string;
+  bindPort: number;
+}
+
+export interface NativeDatagram extends NativeAddress {
+  data: Buffer;
+  /** The datagram was longer than the receive buffer (64 KiB); `data` holds its start. */
+  truncated: boolean;
+}
+
 export interface NativeMessage {
   data: Buffer;
   fds: number[];
@@ -55,6 +71,10 @@ export interface NativeBinding {
   seqpacketAccept(fd: number): number;
   seqpacketSend(fd: number, data: Buffer, fds: readonly number[]): boolean;
   seqpacketRecv(fd: number, maxBytes: number, maxFds: number): NativeMessage | null;
+  createUdpSocket(opts: NativeUdpOptions): number;
+  udpSend(fd: number, data: Buffer, port: number, address: string): boolean;
+  udpRecv(fd: number): NativeDatagram | null;
+  getLocalAddress(fd: number): NativeAddress;
   pollCreate(fd: number, onReady: (status: number, events: number) => void): NativePoller;
   pollSet(poller: NativePoller, events: number): void;
   pollRef(poller: NativePoller, ref: boolean): void;

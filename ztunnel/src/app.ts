@@ -12,6 +12,7 @@ import { configDump } from './admin/config-dump.ts';
 import { startOpsServers } from './admin/servers.ts';
 import type { ZtunnelConfig } from './config.ts';
 import { parseLocalConfig } from './config/local-config.ts';
+import { dnsProxyDeps } from './dns/pod-dns.ts';
 import { createCaIssuer, parseCaAddress, type CaClient } from './identity/ca-client.ts';
 import { SecretManager, type Issuer } from './identity/secret-manager.ts';
 import { WorkloadManager } from './inpod/workload-manager.ts';
@@ -86,7 +87,10 @@ export async function startZtunnel(cfg: ZtunnelConfig, opts: StartOptions = {}):
   if (!issuer) throw new Error('no certificate source: set CA_ROOT_CERT and CA_ROOT_KEY (standalone) or CA_ADDRESS');
   const secrets = new SecretManager(issuer, (identity, err) => log.warn({ identity, err: err.message }, 'certificate fetch failed'));
   const pool = new HbonePool({ getCertificate: (id) => secrets.get(id), log: log.child({ scope: 'hbone-pool' }) });
-  const workloads = new WorkloadManager({ state, network: cfg.network, node: cfg.nodeName, connections, pool, secrets, pick: new RoundRobin().pick, log });
+  const dns = cfg.dnsCapture
+    ? dnsProxyDeps({ state, registry, network: cfg.network, resolvConfPath: cfg.dnsResolvConf, address: cfg.dnsProxyAddr, log: log.child({ scope: 'dns' }) })
+    : undefined;
+  const workloads = new WorkloadManager({ state, network: cfg.network, node: cfg.nodeName, connections, pool, secrets, pick: new RoundRobin().pick, log, ...(dns ? { dns } : {}) });
 
   // Policy changes apply to live connections too.
   state.onChange(() => {

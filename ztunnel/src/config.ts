@@ -1,6 +1,6 @@
 // ztunnel's configuration from the environment, with Istio's variable names where Istio has one.
 // Everything a lab needs to run several "nodes" on one host (ports, paths) is settable.
-import { envAddress } from '../../lib/config/env.ts';
+import { envAddress, envBool } from '../../lib/config/env.ts';
 import { isIP } from 'node:net';
 import { parseXdsAddress } from '../../lib/xds/delta-requests.ts';
 
@@ -43,6 +43,12 @@ export interface ZtunnelConfig {
   logLevel: string;
   /** Drain deadline on SIGTERM. */
   terminationDeadlineMs: number;
+  /** Run the DNS proxy in every pod (DNS_CAPTURE, default true; the CNI decides what reaches it). */
+  dnsCapture: boolean;
+  /** Where the DNS proxy listens inside each pod netns, UDP and TCP (DNS_PROXY_ADDR). */
+  dnsProxyAddr: { host: string; port: number };
+  /** The resolv.conf whose nameservers get forwarded queries (DNS_RESOLV_CONF). */
+  dnsResolvConf: string;
 }
 
 export type ConfigResult = { ok: true; config: ZtunnelConfig } | { ok: false; errors: string[] };
@@ -101,7 +107,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigResult {
     readinessAddr: envAddress(env.READINESS_ADDR, { host: '0.0.0.0', port: 15021 }, 'READINESS_ADDR', errors),
     logLevel: env.RUST_LOG ?? env.LOG_LEVEL ?? 'info',
     terminationDeadlineMs: Math.round(deadlineS * 1000),
+    dnsCapture: envBool(env.DNS_CAPTURE, true, 'DNS_CAPTURE', errors),
+    dnsProxyAddr: envAddress(env.DNS_PROXY_ADDR, { host: '127.0.0.1', port: 15053 }, 'DNS_PROXY_ADDR', errors),
+    dnsResolvConf: env.DNS_RESOLV_CONF || '/etc/resolv.conf',
   };
+  if (!isIP(config.dnsProxyAddr.host)) errors.push(`DNS_PROXY_ADDR: the host must be a numeric IP: ${env.DNS_PROXY_ADDR}`);
   if ((config.caRootCertPath === undefined) !== (config.caRootKeyPath === undefined)) errors.push('CA_ROOT_CERT and CA_ROOT_KEY go together');
   return errors.length ? { ok: false, errors } : { ok: true, config };
 }

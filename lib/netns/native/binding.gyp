@@ -11,7 +11,8 @@
         "src/tcp.c",
         "src/sockopt.c",
         "src/seqpacket.c",
-        "src/poll.c"
+        "src/poll.c",
+        "src/udp.c"
       ],
       "defines": ["NAPI_VERSION=9", "_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter"],

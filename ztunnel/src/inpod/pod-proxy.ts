@@ -1,11 +1,14 @@
 // One pod's proxy: its listeners inside the pod netns wired to the outbound, inbound-plaintext and
-// HBONE-inbound paths, with every upstream socket created in that netns and marked.
+// HBONE-inbound paths (plus the DNS proxy when DNS capture is on), with every upstream socket
+// created in that netns and marked.
 import { isIPv6 } from 'node:net';
 import type net from 'node:net';
 import { HboneServer, type HboneErrorCode, type HbonePool } from '../../../lib/hbone/index.ts';
 import type { Logger } from '../../../lib/log/logger.ts';
 import type { ResponseFlag } from '../../../lib/metrics/istio-tcp.ts';
 import { connectTcp, getOriginalDst } from '../../../lib/netns/index.ts';
+import { startPodDns, type DnsProxyDeps } from '../dns/pod-dns.ts';
+import type { DnsServer } from '../dns/server.ts';
 import type { SecretManager } from '../identity/secret-manager.ts';
 import type { EndpointPicker } from '../proxy/build-request.ts';
 import type { ConnectionManager } from '../proxy/connection-manager.ts';
@@ -34,12 +37,15 @@ export interface PodProxyDeps {
   pick: EndpointPicker;
   log: Logger;
   ports?: PodPorts;
+  /** Set when DNS capture is on: every pod gets the DNS proxy on its loopback. */
+  dns?: DnsProxyDeps;
 }
 
 export interface PodProxy {
   pod: PodInfo;
   listeners: PodListeners;
   hbone: HboneServer;
+  dns?: DnsServer;
   /** The pod is gone: stop at once (ZDS delete). */
   close(): void;
   /**
@@ -99,6 +105,14 @@ export function startPodProxy(deps: PodProxyDeps, pod: PodInfo, netnsFd: number)
     inboundPlaintext: inboundPassthroughHandler({ state: deps.state, network: deps.network, connections: deps.connections, originalDst, dialApp }),
     hbone: (s) => hbone.handleConnection(s),
   }, { ...(deps.ports ? { ports: deps.ports } : {}) });
+  let dns: DnsServer | undefined;
+  try {
+    dns = deps.dns && startPodDns(deps.dns, { netnsFd, mark: INPOD_MARK, namespace: pod.namespace, self: findSelf, log });
+  } catch (err) {
+    listeners.close();
+    hbone.destroy();
+    throw err;
+  }
   const self = findSelf();
   if (self) deps.secrets.prefetch(workloadIdentity(self));
   log.info({ uid: pod.uid }, 'pod proxy started');
@@ -106,13 +120,16 @@ export function startPodProxy(deps: PodProxyDeps, pod: PodInfo, netnsFd: number)
     pod,
     listeners,
     hbone,
+    ...(dns ? { dns } : {}),
     close: () => {
       listeners.close();
+      dns?.close();
       hbone.destroy();
       log.info({ uid: pod.uid }, 'pod proxy stopped');
     },
     drain: async () => {
       listeners.close();
+      dns?.close();
       await hbone.close();
       log.info({ uid: pod.uid }, 'pod proxy drained');
     },

@@ -1,0 +1,98 @@
+// The DNS proxy of one pod, composed: the listeners in the pod netns, the handler that answers for
+// mesh services in the pod's namespace context, and a forwarder whose upstream sockets are made in
+// the same netns with the in-pod mark (the pod's raw rules put them in conntrack zone 1). What all
+// pods share (the host catalog, metrics, upstream list) is built once per process by dnsProxyDeps.
+import { readFileSync } from 'node:fs';
+import type { Logger } from '../../../lib/log/logger.ts';
+import type { Registry } from '../../../lib/metrics/registry.ts';
+import { connectTcp, UdpSocket } from '../../../lib/netns/index.ts';
+import type { ProxyState } from '../state/proxy-state.ts';
+import type { Workload } from '../state/types.ts';
+import { Forwarder } from './forwarder.ts';
+import { dnsHandler } from './handler.ts';
+import { registerDnsMetrics, type DnsMetrics } from './metrics.ts';
+import { parseResolvConf, type Upstream } from './resolv-conf.ts';
+import { buildHostCatalog, DEFAULT_CLUSTER_DOMAIN, type HostCatalog } from './resolve.ts';
+import { startDnsServer, type DnsServer } from './server.ts';
+
+/** Upstream attempts end well inside a stub resolver's own 5 s timeout, so it sees our SERVFAIL. */
+const MAX_UPSTREAM_TIMEOUT_MS = 2500;
+
+export interface DnsProxyDeps {
+  catalog: () => HostCatalog;
+  metrics: DnsMetrics;
+  upstreams: readonly Upstream[];
+  upstreamTimeoutMs: number;
+  clusterDomain: string;
+  address: { host: string; port: number };
+}
+
+export interface DnsProxyDepsOptions {
+  state: ProxyState;
+  registry: Registry;
+  network: string;
+  /** ztunnel's resolv.conf, read once now. */
+  resolvConfPath: string;
+  address: { host: string; port: number };
+  clusterDomain?: string;
+  log: Logger;
+}
+
+/** The per-process part: metrics registered, upstreams read, and a catalog rebuilt lazily on change. */
+export function dnsProxyDeps(opts: DnsProxyDepsOptions): DnsProxyDeps {
+  let text = '';
+  try {
+    text = readFileSync(opts.resolvConfPath, 'utf8');
+  } catch (err) {
+    opts.log.warn({ path: opts.resolvConfPath, err: (err as Error).message }, 'cannot read resolv.conf; forwarding to 127.0.0.1');
+  }
+  const conf = parseResolvConf(text);
+  let catalog: HostCatalog | undefined;
+  opts.state.onChange(() => {
+    catalog = undefined;
+  });
+  return {
+    catalog: () => (catalog ??= buildHostCatalog(opts.state.services(), (key) => opts.state.serviceEndpoints(key), opts.network)),
+    metrics: registerDnsMetrics(opts.registry),
+    upstreams: conf.nameservers,
+    upstreamTimeoutMs: Math.min(conf.timeoutMs, MAX_UPSTREAM_TIMEOUT_MS),
+    clusterDomain: opts.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN,
+    address: opts.address,
+  };
+}
+
+export interface PodDnsOptions {
+  netnsFd: number;
+  /** SO_MARK of every socket in the pod (the in-pod mark). */
+  mark: number;
+  /** The client pod's namespace: short names resolve relative to it. */
+  namespace: string;
+  /** The pod's own workload, for metric labels. */
+  self: () => Workload | undefined;
+  log: Logger;
+}
+
+/** Opens the pod's DNS listeners; throws (typed NetnsError) if they cannot be bound. */
+export function startPodDns(deps: DnsProxyDeps, opts: PodDnsOptions): DnsServer {
+  const forwarder = new Forwarder({
+    upstreams: deps.upstreams,
+    timeoutMs: deps.upstreamTimeoutMs,
+    sockets: {
+      udp: (family) => UdpSocket.open({ netns: opts.netnsFd, family, mark: opts.mark }),
+      tcp: (host, port) => connectTcp({ netns: opts.netnsFd, host, port, mark: opts.mark }),
+    },
+  });
+  const handle = dnsHandler({
+    catalog: deps.catalog,
+    clientNamespace: opts.namespace,
+    clusterDomain: deps.clusterDomain,
+    forwarder,
+    metrics: deps.metrics,
+    source: () => {
+      const w = opts.self();
+      return w ? { canonicalService: w.canonicalName, canonicalRevision: w.canonicalRevision } : undefined;
+    },
+    log: opts.log,
+  });
+  return startDnsServer({ netns: opts.netnsFd, address: deps.address.host, port: deps.address.port, mark: opts.mark, reusePort: true, handle, log: opts.log });
+}
