@@ -18,6 +18,9 @@ import type { CmdAddAnswer, CmdAddEvent } from '../shared/plugin-event.ts';
 import { ambientNamespaces, decideEnrollment } from './enrollment.ts';
 import { openNetns } from '../../lib/netns/index.ts';
 import { join } from 'node:path';
+import { PLUGIN_MAIN_PATH, renderLauncher } from '../plugin/launcher.ts';
+import { PLUGIN_TYPE } from '../shared/plugin-event.ts';
+import { PluginInstaller } from './install.ts';
 
 export interface NodeAgent {
   config: AgentConfig;
@@ -31,6 +34,20 @@ export interface NodeAgent {
   ready(): boolean;
   close(): Promise<void>;
 }
+
+/** Our plugin's place in the node's chain; the agent keeps it there (see uninstall for removal). */
+export function pluginInstaller(cfg: AgentConfig, stateFile: string, log: Logger, repairs?: { inc(): void }): PluginInstaller {
+  return new PluginInstaller({
+    netDir: cfg.cniNetDir,
+    binDir: cfg.cniBinDir,
+    entry: { type: PLUGIN_TYPE, pluginEventSocket: cfg.pluginEventSocket, enrollmentStateFile: stateFile, excludeNamespaces: [...cfg.excludedNamespaces] },
+    executable: renderLauncher({ nodePath: process.execPath, mainPath: PLUGIN_MAIN_PATH, compileCacheDir: join(cfg.cniBinDir, '.ambient-cni-cache') }),
+    log,
+    ...(repairs ? { onReinstall: () => repairs.inc() } : {}),
+  });
+}
+
+export const enrollmentStateFile = (cfg: AgentConfig): string => join(cfg.cniNetDir, 'ambient-namespaces.state');
 
 export async function startNodeAgent(cfg: AgentConfig, opts: { log?: Logger } = {}): Promise<NodeAgent> {
   const log = opts.log ?? createLogger({ component: 'cni-agent', level: cfg.logLevel });
@@ -93,7 +110,7 @@ export async function startNodeAgent(cfg: AgentConfig, opts: { log?: Logger } = 
     },
   }, log);
   // What the plugin reads on every ADD to know, without asking, whether a pod may be ambient.
-  const stateFile = join(cfg.cniNetDir, 'ambient-namespaces.state');
+  const stateFile = enrollmentStateFile(cfg);
   const writeState = (): void => {
     try {
       writeEnrollmentStateFile(stateFile, ambientNamespaces(kube.listNamespaces(), cfg.excludedNamespaces));
@@ -126,6 +143,10 @@ export async function startNodeAgent(cfg: AgentConfig, opts: { log?: Logger } = 
   await kube.start();
   writeState();
   const pluginServer = await startPluginServer(cfg.pluginEventSocket, { handleAdd, log: log.child({ scope: 'plugin-events' }), events: pluginEvents });
+  // Into the chain only once the state file and the event socket are there for the plugin to use.
+  const installer = pluginInstaller(cfg, stateFile, log, registry.counter('istio_cni_install_repairs_total', 'Times the plugin was re-inserted into a rewritten CNI config', []));
+  installer.install();
+  installer.watch();
   await reconciler.resyncAll();
   isReady = true;
   log.info({ node: cfg.nodeName, pods: dataplane.uids().length, readiness: servers[0]!.port, metrics: servers[1]!.port, zds: cfg.ztunnelUds }, 'node agent ready');
@@ -136,6 +157,7 @@ export async function startNodeAgent(cfg: AgentConfig, opts: { log?: Logger } = 
     ready: () => isReady,
     // Leaves the pods captured (rules stay; a restarted agent picks them up), as Istio's agent does.
     close: async () => {
+      installer.stopWatching();
       await new Promise((r) => pluginServer.close(r));
       await kube.stop();
       await reconciler.close();

@@ -3,6 +3,8 @@
 // again); the pods are annotated as Istio's agent does; a killed and restarted agent keeps the
 // captured pods working and repairs a rule deleted by hand.
 import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { createConnection } from 'node:net';
@@ -11,7 +13,7 @@ import { down, kubectlSync, podRef, up } from '../lab/lab.ts';
 import { pollUntil } from '../lab/poll.ts';
 import { isReady, type PodJson } from '../lab/sample-apps.ts';
 import type { LabState } from '../lab/state.ts';
-import { captureFabric, LabMesh } from '../ztunnel/lab-mesh.ts';
+import { AGENT_MAIN, captureFabric, LabMesh } from '../ztunnel/lab-mesh.ts';
 import { requireRoot, talk } from '../ztunnel/netns-harness.ts';
 
 const MANIFESTS = `
@@ -131,5 +133,83 @@ describe('CNI node agent on the lab (root)', () => {
     expect((await fetch(`http://127.0.0.1:${readiness}/readyz`)).status).toBe(200);
     expect(await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text()).toMatch(/^istio_cni_plugin_events_total\{result="invalid"\} [4-9]$/m);
     expect(await talk(ns('client'), ip('echo'), 9000, 'unaffected')).toBe('unaffected');
+  });
+
+  it('keeps the plugin in the node chain: installed, re-inserted after a rewrite, removed by uninstall; valid JSON at each step', async () => {
+    const node = lab.nodes[0]!;
+    const file = join(node.cniConfDir, '10-lab.conflist');
+    const types = () => (JSON.parse(readFileSync(file, 'utf8')) as { plugins: { type: string }[] }).plugins.map((p) => p.type);
+    expect(types()).toEqual(['bridge', 'ambient-cni']);
+    expect(existsSync(join(node.cniBinDir, 'ambient-cni'))).toBe(true);
+    // Another tool rewrites the conflist without us.
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { plugins: { type: string }[] };
+    writeFileSync(file, JSON.stringify({ ...doc, plugins: doc.plugins.filter((p) => p.type !== 'ambient-cni') }, null, 2));
+    await pollUntil('the agent to re-insert the plugin', () => types().join() === 'bridge,ambient-cni', { timeoutMs: 10_000 });
+    const agentLog = mesh.agent('node1').log;
+    // Uninstall (the agent is stopped first, as a DaemonSet removal would).
+    const env = { ...process.env, NODE_NAME: 'node1', KUBECONFIG: lab.kubeconfig, CNI_NET_DIR: node.cniConfDir, CNI_BIN_DIR: node.cniBinDir, PLUGIN_EVENT_SOCKET: mesh.agent('node1').pluginEventSocket };
+    await mesh.stopAgent('node1');
+    const r = spawnSync(process.execPath, [AGENT_MAIN, 'uninstall'], { env, encoding: 'utf8', timeout: 30_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(types()).toEqual(['bridge']);
+    expect(existsSync(join(node.cniBinDir, 'ambient-cni'))).toBe(false);
+    expect(readFileSync(agentLog, 'utf8')).toContain('plugin inserted into the CNI chain');
+    await mesh.restartAgent('node1');
+    expect(types()).toEqual(['bridge', 'ambient-cni']);
+  });
+
+  it('captures a new ambient pod before its first connection', async () => {
+    const echoIp = ip('echo');
+    kubectlSync(lab, ['apply', '-f', '-'], `
+apiVersion: v1
+kind: Pod
+metadata: { name: first, namespace: amb, labels: { app: first } }
+spec: { nodeName: node1, containers: [{ name: main, image: lab/sleep, env: [{ name: CONNECT_ON_START, value: "${echoIp}:9000" }] }] }
+`);
+    // ztunnel holds the pod's first connection until it knows the pod (here: the config file).
+    const firstIp = await pollUntil('the pod IP', () => kubectlSync(lab, ['get', 'pod', '-n', 'amb', 'first', '-o', 'jsonpath={.status.podIP}']).stdout.trim() || undefined, { timeoutMs: 30_000 });
+    await mesh.syncConfig();
+    const line = await pollUntil('the first connection in node1 ztunnel access log', () =>
+      mesh.logLines('node1').find((l) => l.scope === 'access' && l.direction === 'outbound' && String(l['src.addr']).startsWith(`${firstIp}:`)), { timeoutMs: 20_000 });
+    expect(line).toMatchObject({ 'dst.hbone_addr': `${echoIp}:9000`, 'src.workload': 'first' });
+    expect(line.error).toBeUndefined();
+    expect(redirection('first')).toBe('enabled');
+  });
+
+  it('while the agent is down: other pods start, ambient pods fail ADD with a clear error and start once it is back', async () => {
+    await mesh.stopAgent('node1', 'SIGKILL');
+    kubectlSync(lab, ['apply', '-f', '-'], `
+apiVersion: v1
+kind: Namespace
+metadata: { name: plain2 }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: free, namespace: plain2 }
+spec: { nodeName: node1, containers: [{ name: main, image: lab/sleep }] }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: late, namespace: amb, labels: { app: late } }
+spec: { nodeName: node1, containers: [{ name: main, image: lab/sleep }] }
+`);
+    const get = (n: string, name: string) => JSON.parse(kubectlSync(lab, ['get', 'pod', '-n', n, name, '-o', 'json']).stdout) as PodJson & { status: { message?: string } };
+    await pollUntil('the non-ambient pod to be Ready', () => isReady(get('plain2', 'free')), { timeoutMs: 30_000 });
+    const failed = await pollUntil('the ambient pod to report the failed ADD', () => get('amb', 'late').status.message, { timeoutMs: 30_000 });
+    expect(failed).toMatch(/ambient-cni/);
+    expect(failed).toMatch(/agent|pluginevent/i);
+    expect(isReady(get('amb', 'late'))).toBe(false);
+    await mesh.restartAgent('node1');
+    await pollUntil('the ambient pod to start once the agent is back', () => isReady(get('amb', 'late')), { timeoutMs: 40_000 });
+    await pollUntil('the pod annotated', () => redirection('late') === 'enabled', { timeoutMs: 10_000 });
+  }, 90_000);
+
+  it('a restarted ztunnel gets the snapshot from the agent and capture resumes for every pod', async () => {
+    const z = await mesh.restart('node2');
+    expect(z.generation).toBeGreaterThan(1);
+    const meshed = await exchange();
+    expect(meshed.reply).toBe(meshed.secret);
+    expect(meshed.plaintextOnWire).toBe(false);
+    expect([...meshed.ports]).toEqual(['15008']);
   });
 });

@@ -19,7 +19,7 @@ import { isAlive, writeState, type LabNode, type LabState } from '../lab/state.t
 import { checkAllTls, readPcapTcp, type TlsCheck } from './pcap.ts';
 
 const ZTUNNEL_MAIN = join(REPO_ROOT, 'ztunnel/src/main.ts');
-const AGENT_MAIN = join(REPO_ROOT, 'cni/agent/main.ts');
+export const AGENT_MAIN = join(REPO_ROOT, 'cni/agent/main.ts');
 
 /** Waits for a process's JSON log line `msg` (ports bound, ready) and returns it parsed. */
 async function startLine<T>(pid: number, log: string, msg: string, what: string): Promise<T> {
@@ -229,10 +229,17 @@ export class LabMesh {
     return a;
   }
 
-  /** Kills the node agent of `node` (SIGKILL: a crash) and starts a new one. */
+  /** Stops the node agent of `node` (SIGKILL: as in a crash). */
+  async stopAgent(node: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const n = this.node(node);
+    if (n.agent) await this.stopPid(n.agent.pid, signal);
+    n.agent = undefined;
+  }
+
+  /** Stops the node agent of `node` if it runs (SIGKILL with `kill`: a crash) and starts a new one. */
   async restartAgent(node: string, opts: { kill?: boolean } = {}): Promise<AgentProcess> {
     const n = this.node(node);
-    if (n.agent) await this.stopPid(n.agent.pid, opts.kill ? 'SIGKILL' : 'SIGTERM');
+    await this.stopAgent(node, opts.kill ? 'SIGKILL' : 'SIGTERM');
     n.agent = await this.startAgent(n, this.lab.nodes.find((x) => x.name === node)!);
     return n.agent;
   }
