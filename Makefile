@@ -12,7 +12,7 @@ export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
 export NODE_OPTIONS := --disable-warning=ExperimentalWarning
 VITEST := node_modules/.bin/vitest
 
-.PHONY: help deps node_modules tools typecheck check-deps unit e2e test demo lab-up lab-down bench-l4 clean
+.PHONY: help deps node_modules tools typecheck check-deps unit e2e test demo lab-up lab-down bench-l4 bench-cni clean
 
 help:
 	@echo "make demo      bring up the lab cluster (2 nodes), deploy sample apps, show a cross-node request"
@@ -20,6 +20,7 @@ help:
 	@echo "make unit      fast tests only (no root needed)"
 	@echo "make lab-up / make lab-down   the lab cluster alone"
 	@echo "make bench-l4  no mesh vs ztunnel on the lab, side by side (BENCH_SECONDS, BENCH_RATE)"
+	@echo "make bench-cni CNI plugin start-up per pod, next to Debian's plugins"
 
 deps:
 	@scripts/install-deps.sh
@@ -62,3 +63,6 @@ clean:
 
 bench-l4: deps node_modules tools
 	node bench/l4/main.ts
+
+bench-cni: deps node_modules
+	node bench/cni/plugin-startup.ts

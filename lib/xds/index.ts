@@ -1,5 +1,6 @@
-// lib/xds: the delta ADS client side of xDS (the client and the pure request/version planning it
-// uses). Resource meaning lives with each component's handlers.
+// lib/xds: delta ADS, both sides: the client (and the pure request/version planning it uses) and the
+// server (and its pure subscription/diff planning and push debouncer). Resource meaning lives with
+// each component's handlers and stores.
 export {
   DeltaXdsClient,
   type DeltaXdsClientOptions,
@@ -12,3 +13,16 @@ export {
   type XdsUpdate,
 } from './delta-client.ts';
 export { ackRequest, NACK_STATUS_CODE, nackMessage, nextVersions, parseXdsAddress, subscribeRequest, type XdsAddressResult, type XdsEndpoint, type XdsRejection } from './delta-requests.ts';
+export {
+  DeltaXdsServer,
+  type DeltaXdsServerOptions,
+  type ResourceStore,
+  type XdsAuthContext,
+  type XdsAuthResult,
+  type XdsConnectionDump,
+  type XdsProxy,
+  type XdsServerDump,
+  type XdsTypeDump,
+} from './server.ts';
+export { WILDCARD, type XdsSnapshot, type XdsStoredResource } from './server-watch.ts';
+export type { DebounceOptions } from './server-debounce.ts';

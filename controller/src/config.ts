@@ -1,0 +1,64 @@
+// The controller's configuration from the environment (istiod's names where it has one). Ports and
+// paths are settable so the lab can run it as a host process.
+import { envAddress, type ListenAddress } from '../../lib/config/env.ts';
+
+export interface ControllerConfig {
+  /** Kubeconfig file; empty means in-cluster. */
+  kubeconfig: string;
+  podName: string;
+  /** The namespace the controller runs in and keeps its CA Secret and Lease in (istio-system). */
+  systemNamespace: string;
+  /** Where mesh-wide policies live (istiod's root namespace). */
+  rootNamespace: string;
+  trustDomain: string;
+  clusterId: string;
+  domainSuffix: string;
+  /** `namespace/serviceaccount` of node proxies allowed to impersonate (CA_TRUSTED_NODE_ACCOUNTS). */
+  trustedNodeAccounts: Set<string>;
+  tokenAudiences: string[];
+  /** Plaintext xDS + CA (lab, tests). */
+  grpcAddr: ListenAddress;
+  /** xDS + CA over TLS, serving certificate from our own CA. Port 0 = pick; undefined host disables. */
+  grpcTlsAddr: ListenAddress;
+  /** /metrics, /debug/*, /ready. */
+  monitoringAddr: ListenAddress;
+  debounceMs: number;
+  debounceMaxMs: number;
+  logLevel: string;
+}
+
+export type ControllerConfigResult = { ok: true; config: ControllerConfig } | { ok: false; errors: string[] };
+
+function ms(v: string | undefined, def: number, name: string, errors: string[]): number {
+  if (!v) return def;
+  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(v.trim());
+  if (!m) {
+    errors.push(`${name}: not a duration (e.g. 100ms, 1s): ${v}`);
+    return def;
+  }
+  return Number(m[1]) * (m[2] === 's' ? 1000 : 1);
+}
+
+export function controllerConfigFromEnv(env: NodeJS.ProcessEnv): ControllerConfigResult {
+  const errors: string[] = [];
+  const systemNamespace = env.POD_NAMESPACE ?? 'istio-system';
+  const config: ControllerConfig = {
+    kubeconfig: env.KUBECONFIG ?? '',
+    podName: env.POD_NAME ?? `ambient-controller-${process.pid}`,
+    systemNamespace,
+    rootNamespace: env.ROOT_NAMESPACE ?? systemNamespace,
+    trustDomain: env.TRUST_DOMAIN ?? 'cluster.local',
+    clusterId: env.CLUSTER_ID ?? 'Kubernetes',
+    domainSuffix: env.DOMAIN_SUFFIX ?? 'cluster.local',
+    trustedNodeAccounts: new Set((env.CA_TRUSTED_NODE_ACCOUNTS ?? `${systemNamespace}/ztunnel`).split(',').map((s) => s.trim()).filter(Boolean)),
+    tokenAudiences: (env.TOKEN_AUDIENCES ?? 'istio-ca').split(',').map((s) => s.trim()).filter(Boolean),
+    grpcAddr: envAddress(env.GRPC_ADDR, { host: '0.0.0.0', port: 15010 }, 'GRPC_ADDR', errors),
+    grpcTlsAddr: envAddress(env.GRPC_TLS_ADDR, { host: '0.0.0.0', port: 15012 }, 'GRPC_TLS_ADDR', errors),
+    monitoringAddr: envAddress(env.MONITORING_ADDR, { host: '0.0.0.0', port: 15014 }, 'MONITORING_ADDR', errors),
+    debounceMs: ms(env.PILOT_DEBOUNCE_AFTER, 100, 'PILOT_DEBOUNCE_AFTER', errors),
+    debounceMaxMs: ms(env.PILOT_DEBOUNCE_MAX, 1000, 'PILOT_DEBOUNCE_MAX', errors),
+    logLevel: env.LOG_LEVEL ?? 'info',
+  };
+  for (const a of config.trustedNodeAccounts) if (!/^[^/]+\/[^/]+$/.test(a)) errors.push(`CA_TRUSTED_NODE_ACCOUNTS: ${a} is not namespace/serviceaccount`);
+  return errors.length ? { ok: false, errors } : { ok: true, config };
+}
