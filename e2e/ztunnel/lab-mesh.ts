@@ -20,6 +20,7 @@ import { checkAllTls, readPcapTcp, type TlsCheck } from './pcap.ts';
 
 const ZTUNNEL_MAIN = join(REPO_ROOT, 'ztunnel/src/main.ts');
 export const AGENT_MAIN = join(REPO_ROOT, 'cni/agent/main.ts');
+const CONTROLLER_MAIN = join(REPO_ROOT, 'controller/src/main.ts');
 
 /** Waits for a process's JSON log line `msg` (ports bound, ready) and returns it parsed. */
 async function startLine<T>(pid: number, log: string, msg: string, what: string): Promise<T> {
@@ -49,6 +50,12 @@ interface MeshNode {
   config: string;
   current?: ZtunnelProcess;
   generations: number;
+}
+
+export interface ControllerProcess {
+  pid: number;
+  log: string;
+  ports: { grpc: number; monitoring: number };
 }
 
 export interface AgentProcess {
@@ -105,9 +112,10 @@ export class LabMesh {
    * this harness (pods enrolled by `enroll`) unless `nodeAgent`: then it is our cni/agent process,
    * which enrolls the pods of ambient namespaces itself.
    */
-  static async start(lab: LabState, opts: { flavour?: RedirectFlavour; nodeAgent?: boolean } = {}): Promise<LabMesh> {
-    const mesh = new LabMesh(lab, opts.flavour ?? 'iptables', opts.nodeAgent === true);
+  static async start(lab: LabState, opts: { flavour?: RedirectFlavour; nodeAgent?: boolean; controller?: boolean } = {}): Promise<LabMesh> {
+    const mesh = new LabMesh(lab, opts.flavour ?? 'iptables', opts.nodeAgent === true || opts.controller === true);
     try {
+      if (opts.controller) mesh.controllerProc = await mesh.startController();
       const root = await createSelfSignedRoot();
       writeFileSync(join(mesh.dir, 'root-cert.pem'), root.certPem);
       writeFileSync(join(mesh.dir, 'root-key.pem'), root.keyPem, { mode: 0o600 });
@@ -122,7 +130,7 @@ export class LabMesh {
         mesh.nodes.set(n.name, node);
         if (mesh.nodeAgent) node.agent = await mesh.startAgent(node, n);
       }
-      mesh.writeConfigs(await mesh.buildConfig());
+      if (!mesh.controllerProc) mesh.writeConfigs(await mesh.buildConfig());
       for (const node of mesh.nodes.values()) node.current = await mesh.startZtunnel(node);
       return mesh;
     } catch (err) {
@@ -132,6 +140,57 @@ export class LabMesh {
   }
 
   readonly nodeAgent: boolean;
+  /** Controller mode: state and certificates come from our controller, not files. */
+  controllerProc: ControllerProcess | undefined;
+
+  /**
+   * The controller as a host process, plus what a cluster would hold for ztunnel: namespace
+   * istio-system, service account ztunnel, and per node a Pod object `ztunnel-<node>` (host network,
+   * so the kubelet stand-in leaves it alone) that the node's token is bound to, as the CA checks.
+   */
+  private async startController(): Promise<ControllerProcess> {
+    kubectlSync(this.lab, ['apply', '-f', '-'], `
+apiVersion: v1
+kind: Namespace
+metadata: { name: istio-system }
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: { name: ztunnel, namespace: istio-system }
+${this.lab.nodes.map((n) => `---
+apiVersion: v1
+kind: Pod
+metadata: { name: ztunnel-${n.name}, namespace: istio-system, labels: { app: ztunnel } }
+spec: { nodeName: ${n.name}, hostNetwork: true, serviceAccountName: ztunnel, containers: [{ name: istio-proxy, image: lab/sleep }] }`).join('\n')}
+`);
+    const log = join(this.dir, `controller-${++this.controllerStarts}.log`);
+    const p = startDaemon('controller', [process.execPath, CONTROLLER_MAIN], log, this.lab.runId, {
+      NODE_OPTIONS: '--disable-warning=ExperimentalWarning',
+      KUBECONFIG: this.lab.kubeconfig,
+      POD_NAME: 'ambient-controller-lab',
+      GRPC_ADDR: '127.0.0.1:0',
+      MONITORING_ADDR: '127.0.0.1:0',
+    });
+    this.lab.processes.push(p);
+    writeState(this.lab);
+    const ports = await startLine<{ grpc: number; monitoring: number }>(p.pid, log, 'controller ready', 'the controller');
+    return { pid: p.pid, log, ports: { grpc: ports.grpc, monitoring: ports.monitoring } };
+  }
+
+  private controllerStarts = 0;
+
+  /** A pod-bound token (audience istio-ca) for the node's ztunnel, as kubelet would project it. */
+  private ztunnelToken(node: MeshNode): string {
+    const path = join(node.dir, 'istio-token');
+    const token = kubectlSync(this.lab, ['create', 'token', 'ztunnel', '-n', 'istio-system', '--audience', 'istio-ca', '--duration', '12h', '--bound-object-kind', 'Pod', '--bound-object-name', `ztunnel-${node.name}`]).stdout.trim();
+    writeFileSync(path, token, { mode: 0o600 });
+    return path;
+  }
+
+  controller(): ControllerProcess {
+    if (!this.controllerProc) throw new Error('no controller (started without controller: true)');
+    return this.controllerProc;
+  }
 
   private constructor(lab: LabState, flavour: RedirectFlavour, nodeAgent: boolean) {
     this.lab = lab;
@@ -179,9 +238,16 @@ export class LabMesh {
       ...ZTUNNEL_ENV_BASE,
       NODE_OPTIONS: '--disable-warning=ExperimentalWarning',
       NODE_NAME: node.name,
-      LOCAL_XDS_PATH: node.config,
-      CA_ROOT_CERT: this.rootCertPath,
-      CA_ROOT_KEY: this.rootKeyPath,
+      ...(this.controllerProc
+        ? {
+            XDS_ADDRESS: `http://127.0.0.1:${this.controllerProc.ports.grpc}`,
+            CA_ADDRESS: `http://127.0.0.1:${this.controllerProc.ports.grpc}`,
+            AUTH_TOKEN: this.ztunnelToken(node),
+            POD_NAME: `ztunnel-${node.name}`,
+            POD_NAMESPACE: 'istio-system',
+            INSTANCE_IP: this.lab.nodes.find((n) => n.name === node.name)!.fabricIp,
+          }
+        : { LOCAL_XDS_PATH: node.config, CA_ROOT_CERT: this.rootCertPath, CA_ROOT_KEY: this.rootKeyPath }),
       INPOD_UDS: node.zdsPath,
       ADMIN_ADDR: '127.0.0.1:0',
       STATS_ADDR: '127.0.0.1:0',
@@ -400,6 +466,7 @@ export class LabMesh {
       if (n.agent) await this.stopPid(n.agent.pid, 'SIGTERM');
       n.zds?.close();
     }
+    if (this.controllerProc) await this.stopPid(this.controllerProc.pid, 'SIGTERM');
     for (const e of this.enrolled.values()) {
       try {
         removeInpodRules({ path: e.netnsPath }, this.flavour);

@@ -1,16 +1,17 @@
 // The CA service on a real grpc-js server on loopback, with a real CertificateAuthority; TokenReview
 // and the pod lookups are in-memory (the lab suite runs it against the real apiserver).
 import { X509Certificate } from 'node:crypto';
-import { credentials, makeGenericClientConstructor, Metadata, Server, ServerCredentials, status, type ServiceError } from '@grpc/grpc-js';
+import { Server, ServerCredentials, status } from '@grpc/grpc-js';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertificateAuthority, createCsr, createSelfSignedRoot } from '../../../lib/identity/index.ts';
 import { generateP256KeyPair, signingAlgorithmFor, x509 } from '../../../lib/identity/x509.ts';
 import { createLogger } from '../../../lib/log/logger.ts';
 import { Registry } from '../../../lib/metrics/registry.ts';
-import { istioCertificateServiceDefinition, structFromJson, type IstioCertificateRequest, type IstioCertificateResponse } from '../../../lib/proto/index.ts';
+import { istioCertificateServiceDefinition } from '../../../lib/proto/index.ts';
 import type { PodFacts } from './authorize.ts';
 import { createCertificateHandler, type TokenReviewResult } from './service.ts';
+import { testCaClient } from './test-client.ts';
 
 const TOKENS: Record<string, TokenReviewResult> = {
   'ztunnel-node1': { authenticated: true, username: 'system:serviceaccount:istio-system:ztunnel', extra: { 'authentication.kubernetes.io/pod-name': ['ztunnel-node1'], 'authentication.kubernetes.io/pod-uid': ['zt1'] } },
@@ -24,12 +25,10 @@ const PODS: PodFacts[] = [
 ];
 const podNames: Record<string, string> = { zt1: 'ztunnel-node1', zt2: 'ztunnel-node2', s1: 'sleep-1' };
 
-type Client = { CreateCertificate(req: IstioCertificateRequest, md: Metadata, cb: (err: ServiceError | null, res?: IstioCertificateResponse) => void): void; close(): void };
-
 describe('CA service', () => {
   const server = new Server();
   const registry = new Registry();
-  let client: Client;
+  let client: ReturnType<typeof testCaClient>;
 
   beforeAll(async () => {
     const ca = await CertificateAuthority.create({ signer: await createSelfSignedRoot() });
@@ -46,8 +45,7 @@ describe('CA service', () => {
       }),
     });
     const port = await new Promise<number>((r, j) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? j(e) : r(p))));
-    const Ctor = makeGenericClientConstructor(istioCertificateServiceDefinition, 'IstioCertificateService');
-    client = new Ctor(`127.0.0.1:${port}`, credentials.createInsecure()) as unknown as Client;
+    client = testCaClient(`127.0.0.1:${port}`);
   });
 
   afterAll(() => {
@@ -55,12 +53,7 @@ describe('CA service', () => {
     server.forceShutdown();
   });
 
-  const ask = (token: string | undefined, csr: string, impersonated?: string) => new Promise<{ chain?: string[]; code?: status; details?: string }>((resolve) => {
-    const md = new Metadata();
-    if (token) md.set('authorization', `Bearer ${token}`);
-    client.CreateCertificate({ csr, validityDuration: 3600, ...(impersonated ? { metadata: structFromJson({ ImpersonatedIdentity: impersonated }) } : {}) }, md, (err, res) =>
-      resolve(err ? { code: err.code, details: err.details } : { chain: res!.certChain }));
-  });
+  const ask = (token: string | undefined, csr: string, impersonated?: string) => client.ask(token, csr, impersonated);
   const sanOf = (pem: string) => new X509Certificate(pem).subjectAltName;
 
   it('signs a caller its own identity, and a node proxy the identity of a pod on its node', async () => {

@@ -34,6 +34,14 @@ export interface LeaderElectorOptions {
   onStoppedLeading(): void;
 }
 
+/**
+ * Lease times are MicroTime: the apiserver wants exactly six fractional digits, and the client's
+ * serializer passes strings through untouched (a Date would go out with three and be refused).
+ */
+function microTime(d = new Date()): Date {
+  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z') as unknown as Date;
+}
+
 const view = (l: V1Lease | undefined): LeaseView | undefined =>
   l && {
     ...(l.spec?.holderIdentity ? { holder: l.spec.holderIdentity } : {}),
@@ -85,14 +93,14 @@ export class LeaderElector {
         if ((err as { code?: number }).code !== 404) throw err;
       }
       const action = decide(view(current), this.o.identity, new Date(), duration);
-      const spec = { holderIdentity: this.o.identity, leaseDurationSeconds: duration, renewTime: new Date() };
+      const spec = { holderIdentity: this.o.identity, leaseDurationSeconds: duration, renewTime: microTime() };
       if (action.kind === 'wait') {
         this.setLeading(false);
       } else if (!current) {
-        await this.api.createNamespacedLease({ namespace: this.o.namespace, body: { metadata: { name: this.o.name, namespace: this.o.namespace }, spec: { ...spec, acquireTime: new Date() } } });
+        await this.api.createNamespacedLease({ namespace: this.o.namespace, body: { metadata: { name: this.o.name, namespace: this.o.namespace }, spec: { ...spec, acquireTime: microTime() } } });
         this.setLeading(true);
       } else {
-        const body: V1Lease = { ...current, spec: { ...current.spec, ...spec, ...(action.kind === 'acquire' ? { acquireTime: new Date(), leaseTransitions: (current.spec?.leaseTransitions ?? 0) + 1 } : {}) } };
+        const body: V1Lease = { ...current, spec: { ...current.spec, ...spec, ...(action.kind === 'acquire' ? { acquireTime: microTime(), leaseTransitions: (current.spec?.leaseTransitions ?? 0) + 1 } : {}) } };
         await this.api.replaceNamespacedLease({ namespace: this.o.namespace, name: this.o.name, body });
         this.setLeading(true);
       }

@@ -30,6 +30,11 @@ describe('authorize', () => {
     expect(authorize([policy({ name: 'allow-all', rules: [[]] })], sleepA).kind).toBe('allow');
   });
 
+  it('a match without any condition matches nothing (a DENY whose L7 part was dropped has no effect)', () => {
+    expect(authorize([policy({ name: 'l7-only', action: 'DENY', clauses: [[match({})]] })], sleepA).kind).toBe('allow');
+    expect(authorize([policy({ name: 'l7-only-allow', clauses: [[match({})]] })], sleepA).kind).toBe('deny');
+  });
+
   it('DENY wins over ALLOW', () => {
     const allow = policy({ name: 'all', rules: [[]] });
     const deny = policy({ name: 'port', action: 'DENY', clauses: [[match({ destinationPorts: [8080] })]] });

@@ -38,7 +38,11 @@ function namespaceOf(principal: string | undefined): string | undefined {
   return parts && parts.length === 5 && parts[1] === 'ns' && parts[3] === 'sa' ? parts[2] : undefined;
 }
 
+const isEmptyMatch = (m: PolicyMatch): boolean => Object.values(m).every((v) => (v as unknown[]).length === 0);
+
+/** A match with no condition at all matches nothing, as in Istio's ztunnel (istiod leaves such matches where L7 was dropped). */
 export function matchOne(m: PolicyMatch, c: RbacConnection): boolean {
+  if (isEmptyMatch(m)) return false;
   const principal = principalOf(c.srcIdentity);
   const ns = namespaceOf(principal);
   if (m.namespaces.length && !anyString(m.namespaces, ns)) return false;

@@ -1,0 +1,157 @@
+// The controller's composition root (istiod's role for ambient): informers → model → workload xDS
+// store served by the delta xDS server; the CA on the same gRPC server; leader election for the
+// writes (the published root ConfigMaps); monitoring with metrics, readiness and a debug dump of
+// what each connected ztunnel holds.
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { json, startOpsServer, text, type OpsServer } from '../../lib/admin/http-server.ts';
+import { createLogger, type Logger } from '../../lib/log/logger.ts';
+import { PROMETHEUS_CONTENT_TYPE, Registry } from '../../lib/metrics/registry.ts';
+import { istioCertificateServiceDefinition } from '../../lib/proto/index.ts';
+import { DeltaXdsServer } from '../../lib/xds/index.ts';
+import type { PodFacts } from './ca/authorize.ts';
+import { kubeSecretStore, publishRoot, tokenReviewer } from './ca/kube.ts';
+import { loadCa } from './ca/root.ts';
+import { createCertificateHandler } from './ca/service.ts';
+import type { ControllerConfig } from './config.ts';
+import { allInformers, createInformers, type ControllerInformers } from './kube/informers.ts';
+import { LeaderElector } from './leader/lease.ts';
+import { modelOptions, type AuthorizationPolicy, type ModelSnapshot, type PeerAuthentication } from './model/index.ts';
+import { ModelStore } from './xds/store.ts';
+
+export interface Controller {
+  config: ControllerConfig;
+  log: Logger;
+  registry: Registry;
+  informers: ControllerInformers;
+  store: ModelStore;
+  xds: DeltaXdsServer;
+  ports: { grpc: number; monitoring: number };
+  isLeader(): boolean;
+  close(): Promise<void>;
+}
+
+function podFacts(p: V1Pod | undefined): PodFacts | undefined {
+  if (!p?.metadata?.uid) return undefined;
+  return { uid: p.metadata.uid, namespace: p.metadata.namespace ?? '', serviceAccount: p.spec?.serviceAccountName ?? 'default', nodeName: p.spec?.nodeName ?? '', phase: p.status?.phase ?? 'Pending' };
+}
+
+function loadKubeConfig(path: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromCluster();
+  return kc;
+}
+
+export async function startController(cfg: ControllerConfig, opts: { log?: Logger } = {}): Promise<Controller> {
+  const log = opts.log ?? createLogger({ component: 'controller', level: cfg.logLevel });
+  const registry = new Registry();
+  const kc = loadKubeConfig(cfg.kubeconfig);
+  const informers = createInformers(kc, log);
+
+  const snapshot = (): ModelSnapshot => ({
+    pods: informers.pods.list(),
+    services: informers.services.list(),
+    namespaces: informers.namespaces.list(),
+    nodes: informers.nodes.list(),
+    endpointSlices: informers.endpointSlices.list(),
+    authorizationPolicies: informers.authorizationPolicies.list() as unknown as AuthorizationPolicy[],
+    peerAuthentications: informers.peerAuthentications.list() as unknown as PeerAuthentication[],
+  });
+  const store = new ModelStore(snapshot, modelOptions({ clusterId: cfg.clusterId, domainSuffix: cfg.domainSuffix, rootNamespace: cfg.rootNamespace, trustDomain: cfg.trustDomain }));
+  const rebuilds = registry.counter('controller_model_rebuilds_total', 'Rebuilds of the xDS resource set from the informer caches', []);
+  const rebuildSeconds = registry.counter('controller_model_rebuild_seconds_total', 'Time spent rebuilding the xDS resource set', []);
+  const resourcesGauge = registry.gauge('controller_xds_resources', 'Resources in the workload xDS set by type', ['type_url']);
+  const diagnosticsSeen = new Set<string>();
+
+  // Coalesce bursts of informer events into one rebuild; the xDS server debounces pushes on top.
+  let rebuildTimer: NodeJS.Timeout | undefined;
+  const rebuild = () => {
+    rebuildTimer = undefined;
+    const r = store.rebuild();
+    rebuilds.inc();
+    rebuildSeconds.inc({}, r.durationMs / 1000);
+    for (const [t, n] of Object.entries(r.counts)) resourcesGauge.set({ type_url: t }, n);
+    for (const d of r.diagnostics) {
+      const key = `${d.kind}/${d.namespace}/${d.name}: ${d.message}`;
+      if (diagnosticsSeen.has(key)) continue;
+      diagnosticsSeen.add(key);
+      log.warn({ kind: d.kind, object: `${d.namespace}/${d.name}`, severity: d.severity }, d.message);
+    }
+  };
+  const scheduleRebuild = () => {
+    rebuildTimer ??= setTimeout(rebuild, 10);
+  };
+  for (const inf of allInformers(informers)) inf.on('add', scheduleRebuild).on('update', scheduleRebuild).on('delete', scheduleRebuild);
+  for (const inf of allInformers(informers)) inf.start();
+  await Promise.all(allInformers(informers).map((i) => i.synced()));
+  rebuild();
+
+  const loaded = await loadCa(kubeSecretStore(kc), { namespace: cfg.systemNamespace, trustDomain: cfg.trustDomain, log });
+  const createCertificate = createCertificateHandler({
+    ca: () => loaded.ca,
+    reviewToken: tokenReviewer(kc, cfg.tokenAudiences),
+    getPod: (ns, name) => podFacts(informers.pods.get(`${ns}/${name}`)),
+    podsOnNode: (node) => informers.pods.list().filter((p) => p.spec?.nodeName === node).map((p) => podFacts(p)!).filter(Boolean),
+    trustDomain: cfg.trustDomain,
+    trustedNodeAccounts: cfg.trustedNodeAccounts,
+    log: log.child({ scope: 'ca' }),
+    registry,
+  });
+
+  const xds = new DeltaXdsServer({ store, registry, log: log.child({ scope: 'xds' }), debounceMs: cfg.debounceMs, maxDelayMs: cfg.debounceMaxMs });
+  const grpc = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 256 * 1024 * 1024 });
+  xds.addTo(grpc);
+  grpc.addService(istioCertificateServiceDefinition, { CreateCertificate: createCertificate });
+  const grpcPort = await new Promise<number>((resolve, reject) =>
+    grpc.bindAsync(`${cfg.grpcAddr.host}:${cfg.grpcAddr.port}`, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
+
+  // Writes happen on the leader only: the root published to every namespace, kept in place.
+  let leading = false;
+  const publish = () => {
+    if (!leading) return;
+    publishRoot(kc, informers.namespaces.list(), loaded.rootPem).then(
+      (n) => n && log.info({ configmaps: n }, 'published the CA root'),
+      (err: Error) => log.warn({ err: err.message }, 'publishing the CA root failed'),
+    );
+  };
+  informers.namespaces.on('add', publish);
+  const republish = setInterval(publish, 60_000);
+  republish.unref();
+  const elector = new LeaderElector({
+    kubeconfig: kc, namespace: cfg.systemNamespace, name: 'ambient-controller', identity: cfg.podName, log,
+    onStartedLeading: () => {
+      leading = true;
+      publish();
+    },
+    onStoppedLeading: () => {
+      leading = false;
+    },
+  });
+  elector.start();
+
+  const onError = (err: Error) => log.error({ err: err.message }, 'monitoring handler failed');
+  const monitoring: OpsServer = await startOpsServer(cfg.monitoringAddr.host, cfg.monitoringAddr.port, {
+    '/metrics': () => ({ contentType: PROMETHEUS_CONTENT_TYPE, body: registry.render() }),
+    '/ready': () => (allInformers(informers).every((i) => i.isSynced) ? text('ready\n') : text('not ready: informers syncing\n', 503)),
+    '/debug/connections': () => json(xds.dump()),
+    '/debug/leader': () => json({ leader: leading, identity: cfg.podName }),
+  }, onError);
+
+  log.info({ grpc: grpcPort, monitoring: monitoring.port, ca: loaded.source }, 'controller ready');
+  return {
+    config: cfg, log, registry, informers, store, xds,
+    ports: { grpc: grpcPort, monitoring: monitoring.port },
+    isLeader: () => leading,
+    close: async () => {
+      clearInterval(republish);
+      if (rebuildTimer) clearTimeout(rebuildTimer);
+      elector.stop();
+      xds.close();
+      await new Promise<void>((r) => grpc.tryShutdown(() => r()));
+      for (const i of allInformers(informers)) i.stop();
+      await monitoring.close();
+      log.info('controller stopped');
+    },
+  };
+}
