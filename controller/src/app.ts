@@ -26,7 +26,7 @@ export interface Controller {
   informers: ControllerInformers;
   store: ModelStore;
   xds: DeltaXdsServer;
-  ports: { grpc: number; monitoring: number };
+  ports: { grpc: number; grpcTls: number; monitoring: number };
   isLeader(): boolean;
   close(): Promise<void>;
 }
@@ -99,12 +99,26 @@ export async function startController(cfg: ControllerConfig, opts: { log?: Logge
     registry,
   });
 
+  // The same services on two listeners: plaintext (15010, lab and tests) and TLS with our own
+  // serving certificate (15012, ztunnel's default).
+  const serving = await loaded.ca.issueServingCertificate({
+    dnsNames: [`istiod.${cfg.systemNamespace}.svc`, `istiod.${cfg.systemNamespace}.svc.${cfg.domainSuffix}`, 'istiod', 'localhost'],
+    ipAddresses: ['127.0.0.1'],
+    spiffeId: `spiffe://${cfg.trustDomain}/ns/${cfg.systemNamespace}/sa/istiod`,
+  });
+  const tls = ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(serving.certChainPem), private_key: Buffer.from(serving.keyPem) }], false);
   const xds = new DeltaXdsServer({ store, registry, log: log.child({ scope: 'xds' }), debounceMs: cfg.debounceMs, maxDelayMs: cfg.debounceMaxMs });
-  const grpc = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 256 * 1024 * 1024 });
-  xds.addTo(grpc);
-  grpc.addService(istioCertificateServiceDefinition, { CreateCertificate: createCertificate });
-  const grpcPort = await new Promise<number>((resolve, reject) =>
-    grpc.bindAsync(`${cfg.grpcAddr.host}:${cfg.grpcAddr.port}`, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
+  const grpcServers: Server[] = [];
+  const serve = async (addr: { host: string; port: number }, creds: ServerCredentials): Promise<number> => {
+    const grpc = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 256 * 1024 * 1024 });
+    xds.addTo(grpc);
+    grpc.addService(istioCertificateServiceDefinition, { CreateCertificate: createCertificate });
+    grpcServers.push(grpc);
+    return new Promise<number>((resolve, reject) => grpc.bindAsync(`${addr.host}:${addr.port}`, creds, (err, port) => (err ? reject(err) : resolve(port))));
+  };
+  const grpcPort = await serve(cfg.grpcAddr, ServerCredentials.createInsecure());
+  const grpcTlsPort = await serve(cfg.grpcTlsAddr, tls);
+
 
   // Writes happen on the leader only: the root published to every namespace, kept in place.
   let leading = false;
@@ -138,17 +152,17 @@ export async function startController(cfg: ControllerConfig, opts: { log?: Logge
     '/debug/leader': () => json({ leader: leading, identity: cfg.podName }),
   }, onError);
 
-  log.info({ grpc: grpcPort, monitoring: monitoring.port, ca: loaded.source }, 'controller ready');
+  log.info({ grpc: grpcPort, grpcTls: grpcTlsPort, monitoring: monitoring.port, ca: loaded.source }, 'controller ready');
   return {
     config: cfg, log, registry, informers, store, xds,
-    ports: { grpc: grpcPort, monitoring: monitoring.port },
+    ports: { grpc: grpcPort, grpcTls: grpcTlsPort, monitoring: monitoring.port },
     isLeader: () => leading,
     close: async () => {
       clearInterval(republish);
       if (rebuildTimer) clearTimeout(rebuildTimer);
       elector.stop();
       xds.close();
-      await new Promise<void>((r) => grpc.tryShutdown(() => r()));
+      await Promise.all(grpcServers.map((g) => new Promise<void>((r) => g.tryShutdown(() => r()))));
       for (const i of allInformers(informers)) i.stop();
       await monitoring.close();
       log.info('controller stopped');

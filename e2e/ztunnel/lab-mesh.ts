@@ -55,7 +55,7 @@ interface MeshNode {
 export interface ControllerProcess {
   pid: number;
   log: string;
-  ports: { grpc: number; monitoring: number };
+  ports: { grpc: number; grpcTls: number; monitoring: number };
 }
 
 export interface AgentProcess {
@@ -169,12 +169,16 @@ spec: { nodeName: ${n.name}, hostNetwork: true, serviceAccountName: ztunnel, con
       KUBECONFIG: this.lab.kubeconfig,
       POD_NAME: 'ambient-controller-lab',
       GRPC_ADDR: '127.0.0.1:0',
+      GRPC_TLS_ADDR: '127.0.0.1:0',
       MONITORING_ADDR: '127.0.0.1:0',
     });
     this.lab.processes.push(p);
     writeState(this.lab);
-    const ports = await startLine<{ grpc: number; monitoring: number }>(p.pid, log, 'controller ready', 'the controller');
-    return { pid: p.pid, log, ports: { grpc: ports.grpc, monitoring: ports.monitoring } };
+    const ports = await startLine<{ grpc: number; grpcTls: number; monitoring: number }>(p.pid, log, 'controller ready', 'the controller');
+    // ztunnel trusts the control plane through the root the controller publishes, as in a cluster.
+    const root = await pollUntil('the published CA root', () => kubectlSync(this.lab, ['get', 'configmap', '-n', 'istio-system', 'istio-ca-root-cert', '-o', 'jsonpath={.data.root-cert\\.pem}']).stdout || undefined, { timeoutMs: 30_000 });
+    writeFileSync(join(this.dir, 'istio-root-cert.pem'), root);
+    return { pid: p.pid, log, ports: { grpc: ports.grpc, grpcTls: ports.grpcTls, monitoring: ports.monitoring } };
   }
 
   private controllerStarts = 0;
@@ -240,8 +244,13 @@ spec: { nodeName: ${n.name}, hostNetwork: true, serviceAccountName: ztunnel, con
       NODE_NAME: node.name,
       ...(this.controllerProc
         ? {
-            XDS_ADDRESS: `http://127.0.0.1:${this.controllerProc.ports.grpc}`,
-            CA_ADDRESS: `http://127.0.0.1:${this.controllerProc.ports.grpc}`,
+            // TLS (15012's role) with the published root, the server name istiod's.
+            XDS_ADDRESS: `https://127.0.0.1:${this.controllerProc.ports.grpcTls}`,
+            CA_ADDRESS: `https://127.0.0.1:${this.controllerProc.ports.grpcTls}`,
+            XDS_ROOT_CA: join(this.dir, 'istio-root-cert.pem'),
+            CA_ROOT_CA: join(this.dir, 'istio-root-cert.pem'),
+            ALT_XDS_HOSTNAME: 'istiod.istio-system.svc',
+            ALT_CA_HOSTNAME: 'istiod.istio-system.svc',
             AUTH_TOKEN: this.ztunnelToken(node),
             POD_NAME: `ztunnel-${node.name}`,
             POD_NAMESPACE: 'istio-system',

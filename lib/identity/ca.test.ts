@@ -163,3 +163,15 @@ describe('checkCsrSans', () => {
     expect(d.kind === 'ok' ? 'ok' : d.error.code).toBe(want);
   });
 });
+
+describe('serving certificates', () => {
+  it('carries the DNS and IP names and the SPIFFE id, and chains to the root', async () => {
+    const root = await createSelfSignedRoot();
+    const ca = await CertificateAuthority.create({ signer: root });
+    const s = await ca.issueServingCertificate({ dnsNames: ['istiod.istio-system.svc'], ipAddresses: ['127.0.0.1'], spiffeId: 'spiffe://cluster.local/ns/istio-system/sa/istiod' });
+    const leaf = new X509Certificate(s.certChainPem);
+    expect(leaf.subjectAltName).toBe('DNS:istiod.istio-system.svc, IP Address:127.0.0.1, URI:spiffe://cluster.local/ns/istio-system/sa/istiod');
+    expect(leaf.checkIssued(new X509Certificate(root.certPem))).toBe(true);
+    expect(leaf.ca).toBe(false);
+  });
+});

@@ -201,6 +201,39 @@ export class CertificateAuthority {
     return { certPem: certificateToPem(cert), keyPem: await privateKeyToPem(keys.privateKey) };
   }
 
+  /**
+   * A serving certificate for the control plane itself (istiod's DNS names, as ztunnel checks them on
+   * 15012): DNS and IP SANs plus the server's SPIFFE id, server and client auth. Returns the chain
+   * without the root (TLS presents it) and a fresh P-256 key.
+   */
+  async issueServingCertificate(opts: { dnsNames: string[]; ipAddresses?: string[]; spiffeId?: string; ttlSeconds?: number; now?: Date }): Promise<{ certChainPem: string; keyPem: string }> {
+    const now = opts.now ?? new Date();
+    const keys = await generateP256KeyPair();
+    const { notBefore, notAfter } = leafValidity(now, opts.ttlSeconds, { defaultTtlSeconds: this.#defaultTtl, maxTtlSeconds: this.#maxTtl, signerNotAfter: this.#signer.notAfter });
+    const names = [
+      ...opts.dnsNames.map((value) => ({ type: 'dns' as const, value })),
+      ...(opts.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
+      ...(opts.spiffeId ? [{ type: 'url' as const, value: opts.spiffeId }] : []),
+    ];
+    const cert = await x509.X509CertificateGenerator.create({
+      subject: '',
+      issuer: this.#signer.subjectName,
+      publicKey: keys.publicKey,
+      signingKey: this.#key,
+      signingAlgorithm: signingAlgorithmFor(this.#key),
+      notBefore,
+      notAfter,
+      extensions: [
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        await this.#authorityKeyId(),
+        new x509.SubjectAlternativeNameExtension(names, true),
+      ],
+    });
+    return { certChainPem: [certificateToPem(cert), ...this.chainBelowRoot].join(''), keyPem: await privateKeyToPem(keys.privateKey) };
+  }
+
   /** The issuers of an intermediate's leaves, to pass as `intermediatesPem` for a CA built on it. */
   get chainBelowRoot(): string[] {
     return [...(this.#signerIsRoot ? [] : [this.#signerPem]), ...this.#intermediates];

@@ -591,8 +591,18 @@ describe('DeltaXdsServer', () => {
     expect((await late.ended()).code).toBe(GrpcStatus.UNAVAILABLE);
   });
 
-  it('addTo() registers the service once', async () => {
-    const { xds } = await start();
-    expect(() => xds.addTo(new Server())).toThrow(/already added/);
+  it('serves the same state on a second gRPC server (a plaintext and a TLS listener)', async () => {
+    const { xds, store } = await start();
+    const second = new Server();
+    xds.addTo(second);
+    const port2 = await new Promise<number>((r, j) => second.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? j(e) : r(p))));
+    try {
+      store.seed(ADDR, 'w1', 'v1', workload('w1'));
+      const s = new RawStream(port2);
+      s.send({ node: nodeA, typeUrl: ADDR });
+      expect((await s.response(0)).resources.map((r) => r.name)).toEqual(['w1']);
+    } finally {
+      second.forceShutdown();
+    }
   });
 });

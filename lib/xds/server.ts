@@ -187,7 +187,6 @@ export class DeltaXdsServer<C = unknown> {
   readonly #noncePrefix = randomBytes(4).toString('hex');
   #nonceSeq = 0;
   #connSeq = 0;
-  #added = false;
   #closed = false;
 
   constructor(opts: DeltaXdsServerOptions<C>) {
@@ -200,9 +199,8 @@ export class DeltaXdsServer<C = unknown> {
   }
 
   /** Registers DeltaAggregatedResources on `server` (once). */
+  /** Serves on `server`; may be called for several (a plaintext and a TLS listener share one state). */
   addTo(server: Server): void {
-    if (this.#added) throw new Error('xDS server: already added to a gRPC server');
-    this.#added = true;
     server.addService(aggregatedDiscoveryServiceDefinition, {
       DeltaAggregatedResources: (call: Call) => this.#onStream(call),
     });
