@@ -4,6 +4,7 @@
 // in the pod asks a nameserver address where nothing listens: every answer it gets proves the
 // capture to 15053. Mesh names come from ztunnel; other names are forwarded from a marked socket in
 // the pod netns to the upstream, and its answer comes back. Both flavours of the rules.
+import { answerAddresses, decodeDns, dnsQuery } from '../../ztunnel/src/dns/test-messages.ts';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type net from 'node:net';
@@ -109,23 +110,11 @@ function resolveInPod(pod: ThrowawayNetns, names: { name: string; type: 'A' | 'A
   });
 }
 
-function query(name: string, id: number, type: number = RR_TYPE.A): Buffer {
-  return serializeMessage({
-    header: { id, qr: false, opcode: 0, aa: false, tc: false, rd: true, ra: false, ad: false, cd: false, rcode: 0 },
-    questions: [{ name, type, class: CLASS_IN }],
-    answers: [],
-    authorities: [],
-    additionals: [],
-  });
-}
+const query = (name: string, id: number, type: number = RR_TYPE.A): Buffer => dnsQuery(name, { id, type });
 
-function decode(buf: Buffer): DnsMessage {
-  const r = parseMessage(buf);
-  if (!r.ok) throw r.error;
-  return r.message;
-}
+const decode = decodeDns;
 
-const addresses = (m: DnsMessage): string[] => m.answers.flatMap((r) => (r.kind === 'A' || r.kind === 'AAAA' ? [r.address] : []));
+const addresses = answerAddresses;
 
 /** A DNS exchange over TCP from an (unmarked, so captured) socket in the pod. */
 async function tcpQuery(pod: ThrowawayNetns, payload: Buffer): Promise<DnsMessage> {

@@ -163,24 +163,8 @@ export class CertificateAuthority {
       maxTtlSeconds: this.#maxTtl,
       signerNotAfter: this.#signer.notAfter,
     });
-    const leaf = await x509.X509CertificateGenerator.create({
-      // Istio leaves have an empty subject; the SAN is then critical (RFC 5280 §4.2.1.6).
-      subject: '',
-      issuer: this.#signer.subjectName,
-      publicKey: csr.publicKey,
-      signingKey: this.#key,
-      signingAlgorithm: signingAlgorithmFor(this.#key),
-      notBefore,
-      notAfter,
-      extensions: [
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        await this.#authorityKeyId(),
-        new x509.SubjectAlternativeNameExtension([{ type: 'url', value: decision.uri }], true),
-      ],
-    });
-    return [certificateToPem(leaf), ...(this.#signerIsRoot ? [] : [this.#signerPem]), ...this.#intermediates, this.rootsPem];
+    const leaf = await this.#leaf(csr.publicKey, [{ type: 'url', value: decision.uri }], notBefore, notAfter);
+    return [leaf, ...this.chainBelowRoot, this.rootsPem];
   }
 
   /** Signs a new intermediate CA below this one (plug-in CA setups, chain tests). */
@@ -215,10 +199,22 @@ export class CertificateAuthority {
       ...(opts.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
       ...(opts.spiffeId ? [{ type: 'url' as const, value: opts.spiffeId }] : []),
     ];
+    const leaf = await this.#leaf(keys.publicKey, names, notBefore, notAfter);
+    return { certChainPem: [leaf, ...this.chainBelowRoot].join(''), keyPem: await privateKeyToPem(keys.privateKey) };
+  }
+
+  /** The issuers of an intermediate's leaves, to pass as `intermediatesPem` for a CA built on it. */
+  get chainBelowRoot(): string[] {
+    return [...(this.#signerIsRoot ? [] : [this.#signerPem]), ...this.#intermediates];
+  }
+
+  /** A leaf (PEM) for `publicKey` with `names` as its only identity: server and client auth. */
+  async #leaf(publicKey: x509.PublicKey | CryptoKey, names: x509.JsonGeneralName[], notBefore: Date, notAfter: Date): Promise<string> {
     const cert = await x509.X509CertificateGenerator.create({
+      // Istio leaves have an empty subject; the SAN is then critical (RFC 5280 §4.2.1.6).
       subject: '',
       issuer: this.#signer.subjectName,
-      publicKey: keys.publicKey,
+      publicKey,
       signingKey: this.#key,
       signingAlgorithm: signingAlgorithmFor(this.#key),
       notBefore,
@@ -231,12 +227,7 @@ export class CertificateAuthority {
         new x509.SubjectAlternativeNameExtension(names, true),
       ],
     });
-    return { certChainPem: [certificateToPem(cert), ...this.chainBelowRoot].join(''), keyPem: await privateKeyToPem(keys.privateKey) };
-  }
-
-  /** The issuers of an intermediate's leaves, to pass as `intermediatesPem` for a CA built on it. */
-  get chainBelowRoot(): string[] {
-    return [...(this.#signerIsRoot ? [] : [this.#signerPem]), ...this.#intermediates];
+    return certificateToPem(cert);
   }
 
   async #authorityKeyId(): Promise<x509.AuthorityKeyIdentifierExtension> {

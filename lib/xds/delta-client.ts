@@ -4,6 +4,7 @@
 // exponential backoff. What a resource means is not known here: each type URL has a handler that
 // applies decoded-or-not `Any`s and reports what it refused. A response we cannot even decode is
 // logged, counted and answered by reconnecting; it never takes the process down.
+import { Backoff } from '../retry/backoff.ts';
 import { EventEmitter } from 'node:events';
 import { Client, credentials, Metadata, type ChannelCredentials, type ClientDuplexStream, type StatusObject } from '@grpc/grpc-js';
 import { createLogger, type Logger } from '../log/logger.ts';
@@ -120,29 +121,6 @@ const CHANNEL_OPTIONS = {
   'grpc.max_receive_message_length': 200 * 1024 * 1024,
 };
 
-class Backoff {
-  readonly initialMs: number;
-  readonly maxMs: number;
-  #current: number;
-
-  constructor(opts: XdsBackoffOptions = {}) {
-    this.initialMs = opts.initialMs ?? 100;
-    this.maxMs = opts.maxMs ?? 15_000;
-    if (!(this.initialMs > 0) || !(this.maxMs >= this.initialMs)) throw new RangeError(`xDS backoff: need 0 < initialMs <= maxMs, got ${this.initialMs} and ${this.maxMs}`);
-    this.#current = this.initialMs;
-  }
-
-  next(): number {
-    const d = this.#current;
-    this.#current = Math.min(this.#current * 2, this.maxMs);
-    return d;
-  }
-
-  reset(): void {
-    this.#current = this.initialMs;
-  }
-}
-
 interface ClientMetrics {
   messages: Counter;
   acks: Counter;
@@ -208,7 +186,7 @@ export class DeltaXdsClient extends EventEmitter<ClientEvents> {
     this.#opts = opts;
     this.#log = (opts.log ?? createLogger({ component: 'xds', level: 'silent' })).child({ scope: 'xds' });
     this.#metrics = registerMetrics(opts.registry ?? new Registry());
-    this.#backoff = new Backoff(opts.backoff);
+    this.#backoff = new Backoff(opts.backoff ?? {}, { initialMs: 100, maxMs: 15_000 });
     this.#healthyAfterMs = opts.healthyAfterMs ?? 5_000;
   }
 

@@ -1,3 +1,4 @@
+import { ipFromBytes } from '../../../lib/net/ip-bytes.ts';
 // IP text from Kubernetes and Istio objects into the raw bytes the workload API carries (4 bytes
 // for IPv4, 16 for IPv6, IPv4-mapped IPv6 kept as 16), with the strictness of Go's net/netip so we
 // accept and refuse the same strings istiod does. Bytes are Buffers, the form lib/proto decodes
@@ -89,29 +90,9 @@ export function parseIpBlock(text: string): ParsedPrefix | undefined {
   return length <= full ? { address, length } : undefined;
 }
 
-/** Canonical text of raw IP bytes: dotted IPv4; RFC 5952 IPv6 (`::ffff:a.b.c.d` for IPv4-mapped). */
+/** Canonical text of raw IP bytes (lib/net/ip-bytes.ts); throws on a length that is no IP. */
 export function formatIp(b: Uint8Array): string {
-  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-  if (b.length !== 16) throw new RangeError(`an IP address has 4 or 16 bytes, not ${b.length}`);
-  const g: number[] = [];
-  for (let i = 0; i < 16; i += 2) g.push((b[i]! << 8) | b[i + 1]!);
-  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-  // The longest run of at least two zero groups (the first of equals) is written as '::'.
-  let runAt = -1;
-  let runLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > runLen) {
-      runAt = i;
-      runLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(':');
-  return runAt < 0 ? hex(g) : `${hex(g.slice(0, runAt))}::${hex(g.slice(runAt + runLen))}`;
+  const text = ipFromBytes(b);
+  if (text === undefined) throw new RangeError(`an IP address has 4 or 16 bytes, not ${b.length}`);
+  return text;
 }

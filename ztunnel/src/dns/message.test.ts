@@ -68,7 +68,7 @@ describe('DNS message codec', () => {
     ['fe80:0:0:0:0:0:0:1', 'fe80::1'],
     ['1:0:0:2:0:0:0:3', '1:0:0:2::3'],
     ['1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8'],
-    ['::ffff:192.0.2.1', '::ffff:c000:201'],
+    ['::ffff:192.0.2.1', '::ffff:192.0.2.1'],
     ['2001:DB8:0:1::', '2001:db8:0:1::'],
   ])('writes AAAA %s and reads it back as %s', (given, back) => {
     const m = message({ answers: [{ kind: 'AAAA', name: 'x', class: CLASS_IN, ttl: 1, address: given }] });

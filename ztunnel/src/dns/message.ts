@@ -2,6 +2,7 @@
 // resource records, with A, AAAA and CNAME data decoded and everything else kept as raw bytes.
 // Parsing never throws: a malformed message is a typed, path-prefixed error (names may use
 // compression; pointers must point backwards, so they cannot loop). Serializing compresses names.
+import { ipFromBytes } from '../../../lib/net/ip-bytes.ts';
 
 export const RR_TYPE = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, OPT: 41, ANY: 255 } as const;
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
@@ -163,7 +164,7 @@ function readRdata(r: Reader, base: RecordBase, type: number, len: number): DnsR
     if (len !== want) throw new Malformed('DNS_BAD_RDATA', `${type === RR_TYPE.A ? 'A' : 'AAAA'} rdata is ${len} bytes, not ${want}`);
     const bytes = r.buf.subarray(r.pos, end);
     r.pos = end;
-    return type === RR_TYPE.A ? { ...base, kind: 'A', address: formatIpv4(bytes) } : { ...base, kind: 'AAAA', address: formatIpv6(bytes) };
+    return type === RR_TYPE.A ? { ...base, kind: 'A', address: ipFromBytes(bytes)! } : { ...base, kind: 'AAAA', address: ipFromBytes(bytes)! };
   }
   if (type === RR_TYPE.CNAME) {
     const target = r.name();
@@ -384,34 +385,6 @@ function writeRecord(w: Writer, r: DnsRecord, path: string): void {
   else if (r.kind === 'CNAME') w.name(r.target, `${path}.target`);
   else w.bytes(r.data);
   w.buf.writeUInt16BE(u16Checked(w.pos - start, `${path}.rdata length`), lengthAt);
-}
-
-function formatIpv4(b: Buffer): string {
-  return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-}
-
-/** RFC 5952 text: lower case, the longest run of two or more zero groups compressed. */
-function formatIpv6(b: Buffer): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i));
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
 }
 
 function parseIpv4(text: string, path: string): Buffer {

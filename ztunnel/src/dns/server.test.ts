@@ -2,6 +2,7 @@
 // the handler, and the forwarder talking to a real upstream server run by the test. Covers our own
 // answers, forwarding (with id rewriting, spoofed replies ignored, TCP retry of a truncated reply),
 // SERVFAIL on timeout, truncation of big answers over UDP, and malformed input.
+import { answerAddresses, decodeDns, dnsQuery } from './test-messages.ts';
 import { once } from 'node:events';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +11,7 @@ import { Registry } from '../../../lib/metrics/registry.ts';
 import { UdpSocket } from '../../../lib/netns/index.ts';
 import { Forwarder } from './forwarder.ts';
 import { dnsHandler } from './handler.ts';
-import { CLASS_IN, parseMessage, RCODE, RR_TYPE, serializeMessage, type DnsMessage, type DnsRecord } from './message.ts';
+import { CLASS_IN, RCODE, RR_TYPE, serializeMessage, type DnsMessage, type DnsRecord } from './message.ts';
 import { registerDnsMetrics, type DnsMetrics } from './metrics.ts';
 import type { HostCatalog } from './resolve.ts';
 import { startDnsServer, type DnsServer } from './server.ts';
@@ -18,23 +19,11 @@ import { startDnsServer, type DnsServer } from './server.ts';
 const log = createLogger({ component: 'dns-test', level: 'silent' });
 const LO = '127.0.0.1';
 
-function query(name: string, type: number = RR_TYPE.A, id = 0x4242, opcode = 0): Buffer {
-  return serializeMessage({
-    header: { id, qr: false, opcode, aa: false, tc: false, rd: true, ra: false, ad: false, cd: false, rcode: 0 },
-    questions: [{ name, type, class: CLASS_IN }],
-    answers: [],
-    authorities: [],
-    additionals: [],
-  });
-}
+const query = (name: string, type: number = RR_TYPE.A, id = 0x4242, opcode = 0): Buffer => dnsQuery(name, { type, id, opcode });
 
-function decode(buf: Buffer): DnsMessage {
-  const r = parseMessage(buf);
-  if (!r.ok) throw r.error;
-  return r.message;
-}
+const decode = decodeDns;
 
-const addresses = (m: DnsMessage): string[] => m.answers.flatMap((r) => (r.kind === 'A' || r.kind === 'AAAA' ? [r.address] : []));
+const addresses = answerAddresses;
 
 /**
  * The upstream resolver: UDP and TCP on one loopback port. `example.test` resolves; `big.test` is

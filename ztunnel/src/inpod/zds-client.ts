@@ -8,7 +8,8 @@ import { EventEmitter } from 'node:events';
 import { createLogger, type Logger } from '../../../lib/log/logger.ts';
 import { closeFd, isNetns, SeqpacketSocket, type NetnsError, type SeqpacketMessage } from '../../../lib/netns/index.ts';
 import { checkRequestDatagram, encodeAck, encodeHello, ZDS_MAX_MESSAGE_BYTES, ZdsError, type ZdsWorkloadInfo } from '../../../lib/zds/index.ts';
-import { Backoff, type BackoffOptions } from './backoff.ts';
+import type { Backoff } from '../../../lib/retry/backoff.ts';
+import { zdsBackoff, type BackoffOptions } from './backoff.ts';
 import { ZdsSession } from './zds-session.ts';
 
 /** Who acts on the pods; a throw or rejection is answered to the agent as an error Ack. */
@@ -85,7 +86,7 @@ export class ZdsClient extends EventEmitter<ClientEvents> {
     this.path = opts.path;
     this.#consumer = opts.consumer;
     this.#log = (opts.log ?? createLogger({ component: 'ztunnel', level: 'silent' })).child({ scope: 'zds' });
-    this.#backoff = new Backoff(opts.backoff);
+    this.#backoff = zdsBackoff(opts.backoff);
     this.#checkNetns = opts.checkNetns ?? true;
   }
 

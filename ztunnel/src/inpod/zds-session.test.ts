@@ -2,7 +2,7 @@
 // which pods a snapshot drops. No sockets.
 import { describe, expect, it } from 'vitest';
 import type { ZdsRequest } from '../../../lib/zds/index.ts';
-import { Backoff } from './backoff.ts';
+import { zdsBackoff } from './backoff.ts';
 import { ZdsSession } from './zds-session.ts';
 
 const info = { name: 'p', namespace: 'ns', serviceAccount: 'sa' };
@@ -72,14 +72,14 @@ describe('ZdsSession', () => {
 
 describe('Backoff', () => {
   it('doubles up to the cap and restarts after reset', () => {
-    const b = new Backoff({ initialMs: 10, maxMs: 50 });
+    const b = zdsBackoff({ initialMs: 10, maxMs: 50 });
     expect([b.next(), b.next(), b.next(), b.next(), b.next()]).toEqual([10, 20, 40, 50, 50]);
     b.reset();
     expect(b.next()).toBe(10);
   });
 
   it("defaults to Istio's 10 ms … 15 s", () => {
-    const b = new Backoff();
+    const b = zdsBackoff();
     expect([b.initialMs, b.maxMs]).toEqual([10, 15_000]);
   });
 });

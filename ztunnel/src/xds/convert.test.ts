@@ -12,7 +12,7 @@ import {
   type Workload as ProtoWorkload,
 } from '../../../lib/proto/index.ts';
 import { match as policyMatch, service as stateService, workload as stateWorkload } from '../state/fixtures.ts';
-import { convertAddress, convertAuthorization, convertService, convertWorkload, ipFromBytes } from './convert.ts';
+import { convertAddress, convertAuthorization, convertService, convertWorkload } from './convert.ts';
 
 const ip = (...b: number[]): Buffer => Buffer.from(b);
 
@@ -49,27 +49,6 @@ const baseWorkload: MessageInput<ProtoWorkload> = {
   workloadType: 2,
   clusterId: 'Kubernetes',
 };
-
-describe('ipFromBytes', () => {
-  it.each([
-    [[10, 0, 0, 1], '10.0.0.1'],
-    [[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5], 'fd00::5'],
-    [[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], '::1'],
-    [[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], '::'],
-    [[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1], '2001:db8:0:1::1'],
-    [[0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1], '2001:db8:1:0:1::1'],
-    [[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1], '2001:db8::1:0:0:1'],
-    [[0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1], '2001:db8:1:1:1:1:1:1'],
-    [[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1], '2001:db8:0:1:1:1:1:1'],
-    [[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 2, 3], '::ffff:10.1.2.3'],
-  ])('%j → %s', (bytes, text) => {
-    expect(ipFromBytes(Buffer.from(bytes))).toBe(text);
-  });
-
-  it.each([[[]], [[1, 2, 3]], [[1, 2, 3, 4, 5]]])('%j is not an address', (bytes) => {
-    expect(ipFromBytes(Buffer.from(bytes))).toBeUndefined();
-  });
-});
 
 describe('convertWorkload', () => {
   it('maps every field of the model', () => {

@@ -2,6 +2,7 @@
 // into ztunnel's model (../state/types.ts). Untrusted input: every problem is reported with its
 // field path and the resource is refused (NACKed) whole, as ztunnel does; the fields the model has
 // no place for are ignored, as proto3 peers ignore unknown fields.
+import { ipFromBytes } from '../../../lib/net/ip-bytes.ts';
 import {
   AppProtocol,
   ApplicationTunnelProtocol,
@@ -72,30 +73,6 @@ class Problems {
   knownEnum(n: number, values: Readonly<Record<string, number>>, enumName: string, path: string): void {
     if (!Object.values(values).includes(n)) this.fail(path, `unknown ${enumName} value ${n}`);
   }
-}
-
-/** Raw 4- or 16-byte address as text: dotted IPv4, RFC 5952 IPv6 (`::ffff:a.b.c.d` for mapped IPv4). */
-export function ipFromBytes(b: Uint8Array): string | undefined {
-  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-  if (b.length !== 16) return undefined;
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((b[i]! << 8) | b[i + 1]!);
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-  // The longest run of two or more zero groups (the first on a tie) becomes '::'.
-  let best = { at: -1, len: 1 };
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > best.len) best = { at: i, len: j - i };
-    i = j;
-  }
-  const hex = (gs: number[]) => gs.map((g) => g.toString(16)).join(':');
-  if (best.at < 0) return hex(groups);
-  return `${hex(groups.slice(0, best.at))}::${hex(groups.slice(best.at + best.len))}`;
 }
 
 const TUNNEL_PROTOCOLS: Readonly<Record<number, TunnelProtocol>> = { 0: 'NONE', 1: 'HBONE' };
