@@ -147,13 +147,13 @@ function normalize(opts: TcpSocketOptions): NativeTcpOptions {
   };
 }
 
-function ipFamily(address: string, what: string): 4 | 6 {
+export function ipFamily(address: string, what: string): 4 | 6 {
   const f = net.isIP(address);
   if (f === 4 || f === 6) return f;
   throw new TypeError(`${what} must be a numeric IP address, got ${JSON.stringify(address)}`);
 }
 
-function validatePort(port: number, what: string, min: number): void {
+export function validatePort(port: number, what: string, min: number): void {
   if (!Number.isInteger(port) || port < min || port > 65535) {
     throw new TypeError(`${what} must be an integer in ${min}..65535, got ${port}`);
   }

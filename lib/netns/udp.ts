@@ -2,10 +2,10 @@
 // neither adopt an fd nor create its socket synchronously, so the socket is made natively inside the
 // netns (marked, SO_REUSEPORT, bound) and driven by uv_poll on Node's own loop, like seqpacket.ts.
 import { EventEmitter } from 'node:events';
-import net from 'node:net';
 import { NetnsError } from './errors.ts';
 import { native, POLL_READABLE, POLL_WRITABLE, type NativeAddress, type NativePoller } from './native.ts';
 import type { NetnsRef } from './netns.ts';
+import { ipFamily, validatePort } from './socket.ts';
 
 /** Datagrams read per readiness callback, so one busy peer cannot starve the event loop. */
 const BATCH = 64;
@@ -219,17 +219,6 @@ export class UdpSocket extends EventEmitter<UdpEvents> {
   }
 }
 
-function ipFamily(address: string, what: string): 4 | 6 {
-  const f = net.isIP(address);
-  if (f === 4 || f === 6) return f;
-  throw new TypeError(`${what} must be a numeric IP address, got ${JSON.stringify(address)}`);
-}
-
-function validatePort(port: number, what: string, min: number): void {
-  if (!Number.isInteger(port) || port < min || port > 65535) {
-    throw new TypeError(`${what} must be an integer in ${min}..65535, got ${port}`);
-  }
-}
 
 function asNetnsError(err: unknown): NetnsError {
   if (err instanceof NetnsError) return err;

@@ -16,7 +16,7 @@
 #define IP6T_SO_ORIGINAL_DST 80
 #endif
 
-static napi_value addr_object(napi_env env, int family, const void* addr, uint16_t port) {
+napi_value addr_object(napi_env env, int family, const void* addr, uint16_t port) {
   char text[INET6_ADDRSTRLEN];
   if (!inet_ntop(family, addr, text, sizeof text)) return throw_errno(env, errno, "inet_ntop", NULL);
   napi_value o, a, p, f;

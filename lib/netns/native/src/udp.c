@@ -42,7 +42,6 @@ invalid:
 
 /* { address, port, family } of a sockaddr; v4-mapped IPv6 peers are reported as IPv4. */
 static napi_value addr_value(napi_env env, const struct sockaddr_storage* ss) {
-  char text[INET6_ADDRSTRLEN];
   int family;
   uint16_t port;
   const void* raw;
@@ -64,16 +63,7 @@ static napi_value addr_value(napi_env env, const struct sockaddr_storage* ss) {
   } else {
     return throw_errno(env, EAFNOSUPPORT, "recvfrom", "peer address family");
   }
-  if (!inet_ntop(family, raw, text, sizeof text)) return throw_errno(env, errno, "inet_ntop", NULL);
-  napi_value o, a, p, f;
-  CHECK_NAPI(env, napi_create_object(env, &o));
-  CHECK_NAPI(env, napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &a));
-  CHECK_NAPI(env, napi_create_uint32(env, port, &p));
-  CHECK_NAPI(env, napi_create_int32(env, family == AF_INET6 ? 6 : 4, &f));
-  CHECK_NAPI(env, napi_set_named_property(env, o, "address", a));
-  CHECK_NAPI(env, napi_set_named_property(env, o, "port", p));
-  CHECK_NAPI(env, napi_set_named_property(env, o, "family", f));
-  return o;
+  return addr_object(env, family, raw, port);
 }
 
 /* createUdpSocket({ netns, family, mark, reusePort, bindAddress, bindPort }) -> fd, bound. The

@@ -5,6 +5,7 @@
 #include <node_api.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Per-env state: errors are built with the TypeScript NetnsError class so every native failure
  * reaches JS already typed, without a try/catch wrapper around each call. */
@@ -40,6 +41,9 @@ bool prop_value(napi_env env, napi_value obj, const char* key, napi_value* out);
 
 napi_value make_int32(napi_env env, int32_t v);
 napi_value make_undefined(napi_env env);
+
+/* { address, port, family: 4|6 } for a raw address of `family` (AF_INET/AF_INET6), or a thrown error. */
+napi_value addr_object(napi_env env, int family, const void* addr, uint16_t port);
 
 /* A netns given as a path (opened here, closed by the caller when *owned) or as an open fd. */
 bool arg_netns_fd(napi_env env, napi_value v, int* fd, bool* owned);
