@@ -2,25 +2,24 @@
 // (rules, probe set, annotation), the informers and the reconcile queue, and the ops servers
 // (readiness on 8000 /readyz, metrics). Ready once the host rules are in, the caches are synced and
 // every pod of the node was reconciled.
+import { join } from 'node:path';
 import { startOpsServer, text, type OpsServer } from '../../lib/admin/http-server.ts';
 import { createLogger, type Logger } from '../../lib/log/logger.ts';
 import { PROMETHEUS_CONTENT_TYPE, Registry } from '../../lib/metrics/registry.ts';
+import { openNetns } from '../../lib/netns/index.ts';
 import { addProbeTargets, applyHostProbeRules, applyInpodRules, removeInpodRules, removeProbeTargets, type NetnsPath } from '../../lib/redirect/index.ts';
 import { ZdsServer } from '../../lib/zds/index.ts';
+import { PLUGIN_MAIN_PATH, renderLauncher } from '../plugin/launcher.ts';
+import { writeEnrollmentStateFile } from '../shared/enrollment-state.ts';
+import { PLUGIN_TYPE, type CmdAddAnswer, type CmdAddEvent } from '../shared/plugin-event.ts';
 import type { AgentConfig } from './config.ts';
 import { MeshDataplane } from './dataplane.ts';
+import { ambientNamespaces, decideEnrollment } from './enrollment.ts';
+import { PluginInstaller } from './install.ts';
 import { AgentKube } from './kube.ts';
 import { findNetnsByIp } from './netns-finder.ts';
-import { Reconciler } from './reconciler.ts';
 import { startPluginServer } from './plugin-server.ts';
-import { writeEnrollmentStateFile } from '../shared/enrollment-state.ts';
-import type { CmdAddAnswer, CmdAddEvent } from '../shared/plugin-event.ts';
-import { ambientNamespaces, decideEnrollment } from './enrollment.ts';
-import { openNetns } from '../../lib/netns/index.ts';
-import { join } from 'node:path';
-import { PLUGIN_MAIN_PATH, renderLauncher } from '../plugin/launcher.ts';
-import { PLUGIN_TYPE } from '../shared/plugin-event.ts';
-import { PluginInstaller } from './install.ts';
+import { Reconciler } from './reconciler.ts';
 
 export interface NodeAgent {
   config: AgentConfig;
@@ -70,6 +69,8 @@ export async function startNodeAgent(cfg: AgentConfig, opts: { log?: Logger } = 
     ztunnel: { add: (uid, info, fd) => zds.addWorkload(uid, info, fd), del: (uid) => zds.delWorkload(uid) },
     annotate: (pod, state) => kube.annotate(pod, state).catch((err: Error) => log.warn({ pod: `${pod.namespace}/${pod.name}`, err: err.message }, 'could not annotate the pod')),
     log,
+    onEnrolled: () => enrolled.inc(),
+    onUnenrolled: () => unenrolled.inc(),
   });
   // A ztunnel that took the whole snapshot holds every pod: pending ones are now enabled.
   zds.on('snapshotSent', () => {
@@ -90,20 +91,9 @@ export async function startNodeAgent(cfg: AgentConfig, opts: { log?: Logger } = 
       log.error({ pod: `${pod.namespace}/${pod.name}`, err: err.message }, 'capturing the pod failed');
     },
   });
-  const countChange = (uid: string, was: boolean) => {
-    const now = dataplane.has(uid);
-    if (now && !was) enrolled.inc();
-    if (!now && was) unenrolled.inc();
-  };
   kube = new AgentKube(cfg.kubeconfig, cfg.nodeName, {
-    podChanged: (p) => {
-      const was = dataplane.has(p.uid);
-      void reconciler.podChanged(p).then(() => countChange(p.uid, was));
-    },
-    podDeleted: (p) => {
-      const was = dataplane.has(p.uid);
-      void reconciler.podDeleted(p).then(() => countChange(p.uid, was));
-    },
+    podChanged: (p) => void reconciler.podChanged(p),
+    podDeleted: (p) => void reconciler.podDeleted(p),
     namespaceChanged: (n) => {
       writeState();
       void reconciler.namespaceChanged(n);
@@ -126,7 +116,6 @@ export async function startNodeAgent(cfg: AgentConfig, opts: { log?: Logger } = 
     const d = decideEnrollment(pod, kube.namespace(pod.namespace) ?? (await kube.getNamespace(pod.namespace)), cfg.excludedNamespaces);
     if (!d.enroll) return { captured: false, reason: d.reason };
     const captured = await reconciler.captureNew(pod, () => openNetns(e.netns));
-    if (captured) enrolled.inc();
     return captured ? { captured: true } : { captured: false, reason: 'not ambient any more' };
   };
   const pluginEvents = registry.counter('istio_cni_plugin_events_total', 'CNI plugin ADD events by result', ['result']);

@@ -16,6 +16,9 @@ export interface DataplaneDeps {
   ztunnel: { add(uid: string, info: ZdsWorkloadInfo, netnsFd: number): Promise<void>; del(uid: string): Promise<void> };
   annotate(pod: PodView, state: RedirectionState | undefined): Promise<void>;
   log: Logger;
+  /** Metrics hooks: a pod entered or left the captured set. */
+  onEnrolled?(): void;
+  onUnenrolled?(): void;
 }
 
 interface Captured {
@@ -63,6 +66,7 @@ export class MeshDataplane {
       throw err;
     }
     const entry: Captured = { pod, fd, state: 'pending' };
+    if (!existing) this.deps.onEnrolled?.();
     this.captured.set(pod.uid, entry);
     try {
       await this.deps.ztunnel.add(pod.uid, zdsInfo(pod), fd);
@@ -89,6 +93,7 @@ export class MeshDataplane {
     const c = this.captured.get(uid);
     if (!c) return;
     this.captured.delete(uid);
+    this.deps.onUnenrolled?.();
     const name = `${c.pod.namespace}/${c.pod.name}`;
     await this.deps.ztunnel.del(uid).catch((err: Error) => this.deps.log.warn({ pod: name, err: err.message }, 'ztunnel delete failed'));
     try {

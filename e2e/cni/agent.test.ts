@@ -87,6 +87,9 @@ describe('CNI node agent on the lab (root)', () => {
     expect(after.reply).toBe(after.secret);
     expect(after.plaintextOnWire).toBe(true);
     expect([...after.ports]).toEqual(['9000']);
+    const metrics = await (await fetch(`http://127.0.0.1:${mesh.agent('node1').ports.metrics}/metrics`)).text();
+    expect(metrics).toMatch(/^istio_cni_pods_enrolled_total 1$/m);
+    expect(metrics).toMatch(/^istio_cni_pods_unenrolled_total 1$/m);
   });
 
   it('a killed agent leaves captured pods working; the restarted one repairs a rule deleted by hand', async () => {
