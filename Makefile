@@ -12,7 +12,7 @@ export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
 export NODE_OPTIONS := --disable-warning=ExperimentalWarning
 VITEST := node_modules/.bin/vitest
 
-.PHONY: help deps node_modules tools typecheck check-deps unit e2e test demo lab-up lab-down bench-l4 bench-cni clean
+.PHONY: help deps node_modules tools typecheck check-deps unit e2e test demo lab-up lab-down bench-l4 bench-cni bench-controller clean
 
 help:
 	@echo "make demo      bring up the lab cluster (2 nodes), deploy sample apps, show a cross-node request"
@@ -21,6 +21,7 @@ help:
 	@echo "make lab-up / make lab-down   the lab cluster alone"
 	@echo "make bench-l4  no mesh vs ztunnel on the lab, side by side (BENCH_SECONDS, BENCH_RATE)"
 	@echo "make bench-cni CNI plugin start-up per pod, next to Debian's plugins"
+	@echo "make bench-controller  controller push latency (pod Ready -> every ztunnel) at 1k and 10k pods, with RSS (BENCH_PODS)"
 
 deps:
 	@scripts/install-deps.sh
@@ -66,3 +67,6 @@ bench-l4: deps node_modules tools
 
 bench-cni: deps node_modules
 	node bench/cni/plugin-startup.ts
+
+bench-controller: deps node_modules tools
+	node bench/controller/main.ts

@@ -173,7 +173,10 @@ spec: { nodeName: node1, containers: [{ name: main, image: lab/sleep, env: [{ na
     const firstIp = await pollUntil('the pod IP', () => kubectlSync(lab, ['get', 'pod', '-n', 'amb', 'first', '-o', 'jsonpath={.status.podIP}']).stdout.trim() || undefined, { timeoutMs: 30_000 });
     await mesh.syncConfig();
     const line = await pollUntil('the first connection in node1 ztunnel access log', () =>
-      mesh.logLines('node1').find((l) => l.scope === 'access' && l.direction === 'outbound' && String(l['src.addr']).startsWith(`${firstIp}:`)), { timeoutMs: 20_000 });
+      mesh.logLines('node1').find((l) => l.scope === 'access' && l.direction === 'outbound' && String(l['src.addr']).startsWith(`${firstIp}:`)), { timeoutMs: 20_000 }).catch((err: Error) => {
+      const tail = mesh.logLines('node1').slice(-12).map((l) => JSON.stringify(l)).join('\n');
+      throw new Error(`${err.message}\npod: ${kubectlSync(lab, ['get', 'pod', '-n', 'amb', 'first', '-o', 'jsonpath={.status}']).stdout}\nztunnel node1:\n${tail}`);
+    });
     expect(line).toMatchObject({ 'dst.hbone_addr': `${echoIp}:9000`, 'src.workload': 'first' });
     expect(line.error).toBeUndefined();
     expect(redirection('first')).toBe('enabled');

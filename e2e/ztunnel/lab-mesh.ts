@@ -315,8 +315,17 @@ spec: { nodeName: ${n.name}, hostNetwork: true, serviceAccountName: ztunnel, con
   async restartAgent(node: string, opts: { kill?: boolean } = {}): Promise<AgentProcess> {
     const n = this.node(node);
     await this.stopAgent(node, opts.kill ? 'SIGKILL' : 'SIGTERM');
-    n.agent = await this.startAgent(n, this.lab.nodes.find((x) => x.name === node)!);
-    return n.agent;
+    const agent = await this.startAgent(n, this.lab.nodes.find((x) => x.name === node)!);
+    n.agent = agent;
+    // The node's ztunnel reconnects with backoff; until it has, new pods would start captured but
+    // unserved (Istio's `pending`). Callers get an agent the ztunnel is connected to.
+    if (n.current) {
+      await pollUntil(`ztunnel on ${node} to reconnect to the new agent`, async () => {
+        const m = await (await fetch(`http://127.0.0.1:${agent.ports.metrics}/metrics`)).text();
+        return /^istio_cni_ztunnel_connections [1-9]/m.test(m);
+      }, { timeoutMs: 30_000 });
+    }
+    return agent;
   }
 
   /**

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { KubeClient, KubeError } from '../kube-client.ts';
 import { startKubeProxy } from './kube-proxy.ts';
 import { heartbeat } from './node-status.ts';
+import { FakePods, isFakeReady } from './fake-pods.ts';
 import { buildPodStatus } from './pod-status.ts';
 import { PodRuntime } from './pod-runtime.ts';
 import type { Pod, PodRecord } from './types.ts';
@@ -45,25 +46,66 @@ function log(msg: string, fields: Record<string, unknown> = {}): void {
 const client = new KubeClient(need('kubeconfig'));
 const info = { name: nodeName, internalIp, podCidr: need('pod-cidr'), kubeletVersion: opt['kube-version'] ?? 'v1.35.4' };
 
-// Status writes are coalesced per pod: the newest record wins, one request in flight per pod.
+// API writes (status patches, final deletes) share one bound: thousands of pods changing at once
+// (bench/controller's fake-ready pods) queue here instead of opening thousands of connections, which
+// the apiserver would answer with 429 past its in-flight limit. A finishing write hands its slot to
+// the oldest waiter.
+const MAX_API_WRITES = 32;
+let apiWrites = 0;
+const apiWriteQueue: (() => void)[] = [];
+async function apiWrite<T>(fn: () => Promise<T>): Promise<T> {
+  if (apiWrites < MAX_API_WRITES) apiWrites++;
+  else await new Promise<void>((resolve) => apiWriteQueue.push(resolve));
+  try {
+    return await fn();
+  } finally {
+    const next = apiWriteQueue.shift();
+    if (next) next();
+    else apiWrites--;
+  }
+}
+
+/** Overload and transport failures are worth another try; 404 (pod gone) and 409 (pod replaced) are not. */
+function retryable(err: unknown): boolean {
+  return err instanceof KubeError ? err.status === 429 || err.status >= 500 : true;
+}
+const STATUS_RETRY_MS = 1000;
+
+// Status writes are coalesced per pod: the newest record wins, one request in flight per pod, and the
+// record is read when the write gets its slot (updates made while queued are folded in).
 const pendingStatus = new Map<string, PodRecord>();
 const inflight = new Set<string>();
 async function flushStatus(uid: string): Promise<void> {
-  if (inflight.has(uid)) return;
-  const rec = pendingStatus.get(uid);
-  if (!rec) return;
-  pendingStatus.delete(uid);
+  if (inflight.has(uid) || !pendingStatus.has(uid)) return;
   inflight.add(uid);
   try {
-    const status = buildPodStatus(rec, internalIp, new Date().toISOString());
-    await client.request('PATCH', `/api/v1/namespaces/${rec.namespace}/pods/${rec.name}/status`,
-      { metadata: { uid: rec.uid }, status }, 'application/merge-patch+json');
-  } catch (err) {
-    if (!(err instanceof KubeError && (err.status === 404 || err.status === 409))) log('status update failed', { pod: rec.name, error: (err as Error).message });
+    const failed = await apiWrite(async () => {
+      const rec = pendingStatus.get(uid);
+      if (!rec) return false;
+      pendingStatus.delete(uid);
+      try {
+        const status = buildPodStatus(rec, internalIp, new Date().toISOString());
+        await client.request('PATCH', `/api/v1/namespaces/${rec.namespace}/pods/${rec.name}/status`,
+          { metadata: { uid: rec.uid }, status }, 'application/merge-patch+json');
+        return false;
+      } catch (err) {
+        if (!(err instanceof KubeError && (err.status === 404 || err.status === 409))) log('status update failed', { pod: rec.name, error: (err as Error).message });
+        if (!retryable(err)) return false;
+        if (!pendingStatus.has(uid)) pendingStatus.set(uid, rec);
+        return true;
+      }
+    });
+    // Back off outside the write slot; the pod stays in flight, so newer records coalesce meanwhile.
+    if (failed) await new Promise((r) => setTimeout(r, STATUS_RETRY_MS));
   } finally {
     inflight.delete(uid);
     if (pendingStatus.has(uid)) void flushStatus(uid);
   }
+}
+
+function reportStatus(rec: PodRecord): void {
+  pendingStatus.set(rec.uid, rec);
+  void flushStatus(rec.uid);
 }
 
 const runtime = new PodRuntime({
@@ -75,18 +117,16 @@ const runtime = new PodRuntime({
   extraCniBinDirs: opt['cni-bin-dir'] ?? [],
   podsDir,
   log,
-  onChange: (rec) => {
-    pendingStatus.set(rec.uid, rec);
-    void flushStatus(rec.uid);
-  },
+  onChange: reportStatus,
 });
+const fakePods = new FakePods({ podCidr: info.podCidr, onChange: reportStatus, log });
 
 async function finishDeletion(pod: Pod): Promise<void> {
   const uid = pod.metadata.uid!;
   await runtime.stop(uid, pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 5);
   try {
-    await client.request('DELETE', `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`,
-      { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid } });
+    await apiWrite(() => client.request('DELETE', `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`,
+      { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, preconditions: { uid } }));
   } catch (err) {
     if (!(err instanceof KubeError && (err.status === 404 || err.status === 409))) log('pod delete failed', { pod: pod.metadata.name, error: (err as Error).message });
   }
@@ -96,6 +136,13 @@ async function finishDeletion(pod: Pod): Promise<void> {
 function syncPod(pod: Pod): void {
   const uid = pod.metadata.uid;
   if (!uid || pod.spec.hostNetwork) return;
+  if (isFakeReady(pod)) {
+    if (pod.metadata.deletionTimestamp) {
+      fakePods.stop(uid);
+      void finishDeletion(pod);
+    } else fakePods.start(pod);
+    return;
+  }
   if (pod.metadata.deletionTimestamp) {
     void finishDeletion(pod);
     return;
@@ -111,11 +158,14 @@ const stopPods = client.informer<Pod>(`/api/v1/pods?fieldSelector=spec.nodeName%
   onSync: (pods) => {
     const live = new Set(pods.map((p) => p.metadata.uid));
     for (const uid of runtime.uids()) if (!live.has(uid)) void runtime.stop(uid, 2);
+    for (const uid of fakePods.uids()) if (!live.has(uid)) fakePods.stop(uid);
     for (const p of pods) syncPod(p);
   },
   onEvent: (ev) => {
-    if (ev.type === 'DELETED') void runtime.stop(ev.object.metadata.uid!, 2);
-    else syncPod(ev.object);
+    if (ev.type === 'DELETED') {
+      fakePods.stop(ev.object.metadata.uid!);
+      void runtime.stop(ev.object.metadata.uid!, 2);
+    } else syncPod(ev.object);
   },
   onError: (err) => log('pod watch error', { error: err.message }),
 });
