@@ -71,6 +71,8 @@ function remoteCa(cfg: ZtunnelConfig, registry: Registry): CaClient | undefined 
     ttlSeconds: cfg.secretTtlS,
     ...(cfg.authTokenPath ? { tokenPath: cfg.authTokenPath } : {}),
     clusterId: cfg.clusterId,
+    headers: cfg.caHeaders,
+    impersonate: cfg.proxyMode === 'shared',
     requests: registry.counter('ztunnel_ca_requests_total', 'CreateCertificate calls to the CA by result', ['result']),
   });
 }

@@ -19,3 +19,12 @@ describe('configFromEnv', () => {
     });
   });
 });
+
+describe('control-plane headers and proxy mode', () => {
+  it('reads XDS_HEADER_* and CA_HEADER_* as lower-case metadata, and PROXY_MODE', () => {
+    const r = configFromEnv({ NODE_NAME: 'n1', 'XDS_HEADER_x-team': 'mesh', CA_HEADER_Tenant: 'a', PROXY_MODE: 'dedicated' });
+    expect(r.ok && { xds: r.config.xdsHeaders, ca: r.config.caHeaders, mode: r.config.proxyMode }).toEqual({ xds: { 'x-team': 'mesh' }, ca: { tenant: 'a' }, mode: 'dedicated' });
+    const d = configFromEnv({ NODE_NAME: 'n1' });
+    expect(d.ok && { xds: d.config.xdsHeaders, mode: d.config.proxyMode }).toEqual({ xds: {}, mode: 'shared' });
+  });
+});

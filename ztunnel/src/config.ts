@@ -25,6 +25,11 @@ export interface ZtunnelConfig {
   authTokenPath?: string;
   /** Sent as `clusterid` (ISTIO_META_CLUSTER_ID, else CLUSTER_ID). */
   clusterId: string;
+  /** Extra gRPC metadata for the control plane and the CA (env XDS_HEADER_<name>, CA_HEADER_<name>). */
+  xdsHeaders: Record<string, string>;
+  caHeaders: Record<string, string>;
+  /** `shared` (node proxy: certificates through ImpersonatedIdentity) or `dedicated` (PROXY_MODE). */
+  proxyMode: 'shared' | 'dedicated';
   /** Workload xDS control plane (XDS_ADDRESS), `https://host:port` or `http://host:port`; unset: no xDS (local file mode). */
   xdsAddress?: string;
   /** Roots that verify the control plane's server certificate (XDS_ROOT_CA); `SYSTEM` means the system roots. */
@@ -65,6 +70,13 @@ export function parseDurationSeconds(v: string): number | undefined {
   return total;
 }
 
+/** `XDS_HEADER_x-team=a` → `{ 'x-team': 'a' }` (gRPC metadata keys are lower case; Kubernetes allows `-` in env names). */
+function prefixedHeaders(env: NodeJS.ProcessEnv, prefix: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (k.startsWith(prefix) && k.length > prefix.length && v !== undefined) out[k.slice(prefix.length).toLowerCase()] = v;
+  return out;
+}
+
 /** Pure: the config from an environment map. */
 export function configFromEnv(env: NodeJS.ProcessEnv): ConfigResult {
   const errors: string[] = [];
@@ -95,6 +107,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigResult {
     secretTtlS: Math.round(secretTtl ?? 0),
     ...(env.AUTH_TOKEN ? { authTokenPath: env.AUTH_TOKEN } : {}),
     clusterId: env.ISTIO_META_CLUSTER_ID || env.CLUSTER_ID || 'Kubernetes',
+    xdsHeaders: prefixedHeaders(env, 'XDS_HEADER_'),
+    caHeaders: prefixedHeaders(env, 'CA_HEADER_'),
+    proxyMode: env.PROXY_MODE === 'dedicated' ? 'dedicated' : 'shared',
     ...(env.XDS_ADDRESS ? { xdsAddress: env.XDS_ADDRESS } : {}),
     xdsRootCaPath: env.XDS_ROOT_CA || '/var/run/secrets/istio/root-cert.pem',
     ...(env.ALT_XDS_HOSTNAME ? { altXdsHostname: env.ALT_XDS_HOSTNAME } : {}),

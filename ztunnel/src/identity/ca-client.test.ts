@@ -147,13 +147,13 @@ describe('createCaIssuer over plaintext gRPC', () => {
     writeFileSync(tokenPath, 'jwt-one\n');
     const registry = new Registry();
     const requests = registry.counter('ca_requests', 'test', ['result']);
-    const { issuer } = client({ address: `http://127.0.0.1:${server.port}`, tokenPath, clusterId: 'Kubernetes', ttlSeconds: 3600, requests });
+    const { issuer } = client({ address: `http://127.0.0.1:${server.port}`, tokenPath, clusterId: 'Kubernetes', headers: { 'x-tenant': 'a' }, ttlSeconds: 3600, requests });
     const before = Date.now();
     const cert = await issuer(ID);
 
     expect(server.calls).toHaveLength(1);
     const [call] = server.calls;
-    expect(call!.metadata).toMatchObject({ authorization: 'Bearer jwt-one', clusterid: 'Kubernetes' });
+    expect(call!.metadata).toMatchObject({ authorization: 'Bearer jwt-one', clusterid: 'Kubernetes', 'x-tenant': 'a' });
     expect(call!.request.validityDuration).toBe(3600);
     expect(structToJson(call!.request.metadata)).toEqual({ ImpersonatedIdentity: ID });
     expect(call!.request.csr).toMatch(/^-----BEGIN CERTIFICATE REQUEST-----/);

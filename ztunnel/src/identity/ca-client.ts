@@ -58,6 +58,8 @@ export interface CaClientOptions {
   tokenPath?: string;
   /** Sent as the `clusterid` header; omitted when absent. */
   clusterId?: string;
+  /** Extra metadata on every call (CA_HEADER_<name>). */
+  headers?: Readonly<Record<string, string>>;
   /** Ask for other identities via ImpersonatedIdentity (shared node proxy). False in dedicated mode. */
   impersonate?: boolean;
   /** Deadline of each CreateCertificate call. */
@@ -224,6 +226,7 @@ export function createCaIssuer(opts: CaClientOptions): CaClient {
       md.set('authorization', `Bearer ${token}`);
     }
     if (opts.clusterId) md.set('clusterid', opts.clusterId);
+    for (const [k, v] of Object.entries(opts.headers ?? {})) md.set(k, v);
     return md;
   }
 

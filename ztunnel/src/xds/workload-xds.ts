@@ -16,6 +16,8 @@ export interface WorkloadXdsSettings {
   altXdsHostname?: string;
   authTokenPath?: string;
   clusterId: string;
+  /** Extra metadata on the stream (XDS_HEADER_<name>). */
+  xdsHeaders?: Record<string, string>;
   nodeName: string;
   podName: string;
   podNamespace: string;
@@ -67,6 +69,7 @@ export function startWorkloadXds(s: WorkloadXdsSettings, deps: WorkloadXdsDeps):
     ...(s.altXdsHostname ? { serverName: s.altXdsHostname } : {}),
     ...(s.authTokenPath ? { token: tokenFileReader(s.authTokenPath) } : {}),
     clusterId: s.clusterId,
+    ...(s.xdsHeaders ? { headers: s.xdsHeaders } : {}),
     registry: deps.registry,
     log: deps.log,
     ...(deps.backoff ? { backoff: deps.backoff } : {}),
