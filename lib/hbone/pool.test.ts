@@ -2,44 +2,20 @@
 // many streams, idle eviction, GOAWAY, dial failures and timeouts.
 import net from 'node:net';
 import tls from 'node:tls';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { WorkloadCertificate } from '../identity/certificate.ts';
+import { describe, expect, it } from 'vitest';
 import { HboneError } from './errors.ts';
-import { HbonePool, poolKeyString, type ConnectRequest, type HbonePoolOptions } from './pool.ts';
+import { poolKeyString, type ConnectRequest } from './pool.ts';
 import { HboneServer } from './server.ts';
-import { CLIENT_ID, SERVER_ID, createTestPki, dialLoopbackUpstream, pollUntil, readAll, rejectionOf, startHboneServer, startTcpApp, type HboneFixture, type TcpApp, type TestPki } from './test-fixtures.ts';
+import { CLIENT_ID, SERVER_ID, dialLoopbackUpstream, hboneTestBed, pollUntil, readAll, rejectionOf, startTcpApp } from './test-fixtures.ts';
 import { tlsContextOptions } from './tls-context.ts';
 
-let pki: TestPki;
-let serverCert: WorkloadCertificate;
-let echoApp: TcpApp;
-const cleanups: (() => Promise<void> | void)[] = [];
-beforeAll(async () => {
-  pki = await createTestPki();
-  serverCert = await pki.cert(SERVER_ID);
-  echoApp = await startTcpApp((s) => void s.pipe(s));
-  return () => echoApp.close();
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function serverFixture(opts: Partial<Parameters<typeof startHboneServer>[0]> = {}): Promise<HboneFixture> {
-  const f = await startHboneServer({ getCertificate: () => serverCert, keepalive: false, ...opts });
-  cleanups.push(() => f.close());
-  return f;
-}
-
-function pool(opts: Partial<HbonePoolOptions> = {}): HbonePool {
-  const p = new HbonePool({ getCertificate: (id) => pki.cert(id), keepalive: false, ...opts });
-  cleanups.push(() => p.close());
-  return p;
-}
+const bed = hboneTestBed();
+const { serverFixture, pool } = bed;
 
 function request(f: { host: string; port: number }, over: Partial<ConnectRequest> = {}): ConnectRequest {
   return {
     key: { srcIdentity: CLIENT_ID, dstIdentities: [SERVER_ID], dstAddress: `${f.host}:${f.port}` },
-    authority: `127.0.0.1:${echoApp.port}`,
+    authority: `127.0.0.1:${bed.echoApp.port}`,
     connectSocket: () => net.connect(f.port, f.host),
     ...over,
   };
@@ -128,9 +104,9 @@ describe('HbonePool', () => {
     t.stream.destroy();
     await f.server.close(); // GOAWAY; detaches from the listener
     await pollUntil(() => p.stats().connections === 0, 'the pool to drop the connection');
-    const successor = new HboneServer({ getCertificate: () => serverCert, onTunnel: dialLoopbackUpstream, keepalive: false });
+    const successor = new HboneServer({ getCertificate: () => bed.serverCert, onTunnel: dialLoopbackUpstream, keepalive: false });
     successor.attach(f.listener);
-    cleanups.push(() => successor.destroy());
+    bed.defer(() => successor.destroy());
     const t2 = await p.open(request(f));
     const got = readAll(t2.stream);
     t2.stream.end('after goaway');
@@ -154,7 +130,7 @@ describe('HbonePool', () => {
   it('times out a TCP connect with the NetworkPolicy hint', async () => {
     const p = pool({ connectTimeoutMs: 50 });
     const pending = new net.Socket();
-    cleanups.push(() => void pending.destroy());
+    bed.defer(() => void pending.destroy());
     // A socket that never connects, like a SYN dropped by a NetworkPolicy.
     Object.defineProperty(pending, 'connecting', { value: true });
     const err = await rejectionOf(p.open(request({ host: '127.0.0.1', port: 1 }, { connectSocket: () => pending })));
@@ -165,9 +141,9 @@ describe('HbonePool', () => {
 
   it('tears down a connection whose peer stops answering PINGs', async () => {
     // A TLS peer that completes the handshake, then never sends a byte (no SETTINGS, no PING ack).
-    const mute = tls.createServer({ ...tlsContextOptions(serverCert), requestCert: true, ALPNProtocols: ['h2'] }, (s) => s.resume());
+    const mute = tls.createServer({ ...tlsContextOptions(bed.serverCert), requestCert: true, ALPNProtocols: ['h2'] }, (s) => s.resume());
     await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise<void>((r) => mute.close(() => r())));
+    bed.defer(() => new Promise<void>((r) => mute.close(() => r())));
     const port = (mute.address() as net.AddressInfo).port;
     const p = pool({ keepalive: { intervalMs: 20, timeoutMs: 60 } });
     const err = await rejectionOf(p.open(request({ host: '127.0.0.1', port })));

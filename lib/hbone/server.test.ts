@@ -3,7 +3,7 @@
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { WorkloadCertificate } from '../identity/certificate.ts';
 import { CertificateAuthority } from '../identity/ca.ts';
 import { issueWorkloadCertificate } from '../identity/local-issuer.ts';
@@ -13,48 +13,25 @@ import {
   CLIENT_ID,
   SERVER_ID,
   createTestPki,
+  hboneTestBed,
   pollUntil,
   readAll,
   rejectionOf,
-  startHboneServer,
   startTcpApp,
   type HboneFixture,
-  type TcpApp,
-  type TestPki,
 } from './test-fixtures.ts';
 
-let pki: TestPki;
-let serverCert: WorkloadCertificate;
+const bed = hboneTestBed();
+const { serverFixture, pool } = bed;
 let clientCert: WorkloadCertificate;
-let echoApp: TcpApp;
-const cleanups: (() => Promise<void> | void)[] = [];
 beforeAll(async () => {
-  pki = await createTestPki();
-  serverCert = await pki.cert(SERVER_ID);
-  clientCert = await pki.cert(CLIENT_ID);
-  echoApp = await startTcpApp((s) => void s.pipe(s));
-  return () => echoApp.close();
+  clientCert = await bed.pki.cert(CLIENT_ID);
 });
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function serverFixture(opts: Partial<Parameters<typeof startHboneServer>[0]> = {}): Promise<HboneFixture> {
-  const f = await startHboneServer({ getCertificate: () => serverCert, keepalive: false, ...opts });
-  cleanups.push(() => f.close());
-  return f;
-}
-
-function pool(): HbonePool {
-  const p = new HbonePool({ getCertificate: (id) => pki.cert(id), keepalive: false });
-  cleanups.push(() => p.close());
-  return p;
-}
 
 function tunnelThrough(p: HbonePool, f: HboneFixture, dstIdentities = [SERVER_ID]) {
   return p.open({
     key: { srcIdentity: CLIENT_ID, dstIdentities, dstAddress: `${f.host}:${f.port}` },
-    authority: `127.0.0.1:${echoApp.port}`,
+    authority: `127.0.0.1:${bed.echoApp.port}`,
     connectSocket: () => net.connect(f.port, f.host),
   });
 }
@@ -89,7 +66,7 @@ async function rawH2(f: HboneFixture): Promise<http2.ClientHttp2Session> {
     checkServerIdentity: () => undefined,
   });
   session.on('error', () => undefined);
-  cleanups.push(() => void session.destroy());
+  bed.defer(() => void session.destroy());
   await new Promise((r) => session.once('connect', r));
   return session;
 }
@@ -105,7 +82,7 @@ function statusOf(session: http2.ClientHttp2Session, headers: http2.OutgoingHttp
 describe('HBONE server TLS admission', () => {
   it('rejects a client without a certificate', async () => {
     const f = await serverFixture();
-    const r = await rawTls(f.port, { ca: serverCert.rootsPem });
+    const r = await rawTls(f.port, { ca: bed.serverCert.rootsPem });
     expect(r.outcome).toBe('error');
     await pollUntil(() => f.events.length === 1, 'the rejection event');
     expect(f.events[0]).toMatchObject({ kind: 'connection-rejected', error: { code: 'HBONE_TLS_HANDSHAKE' } });
@@ -115,9 +92,9 @@ describe('HBONE server TLS admission', () => {
     const other = await createTestPki('other.domain');
     const foreign = await other.cert('spiffe://other.domain/ns/client-ns/sa/client');
     // Trust both roots so chain validation passes and the trust-domain check is what rejects.
-    const trustingBoth: WorkloadCertificate = { ...serverCert, rootsPem: serverCert.rootsPem + foreign.rootsPem };
+    const trustingBoth: WorkloadCertificate = { ...bed.serverCert, rootsPem: bed.serverCert.rootsPem + foreign.rootsPem };
     const f = await serverFixture({ getCertificate: () => trustingBoth });
-    const r = await rawTls(f.port, { ca: serverCert.rootsPem, cert: foreign.certChainPem.join(''), key: foreign.keyPem });
+    const r = await rawTls(f.port, { ca: bed.serverCert.rootsPem, cert: foreign.certChainPem.join(''), key: foreign.keyPem });
     expect(r.outcome === 'closed' || r.outcome === 'error').toBe(true);
     await pollUntil(() => f.events.length === 1, 'the rejection event');
     expect(f.events[0]).toMatchObject({ kind: 'connection-rejected', error: { code: 'HBONE_CLIENT_IDENTITY' } });
@@ -128,7 +105,7 @@ describe('HBONE server TLS admission', () => {
     const f = await serverFixture();
     const other = await createTestPki();
     const stranger = await other.cert(CLIENT_ID);
-    const r = await rawTls(f.port, { ca: serverCert.rootsPem, cert: stranger.certChainPem.join(''), key: stranger.keyPem });
+    const r = await rawTls(f.port, { ca: bed.serverCert.rootsPem, cert: stranger.certChainPem.join(''), key: stranger.keyPem });
     expect(r.outcome === 'closed' || r.outcome === 'error').toBe(true);
     await pollUntil(() => f.events.length === 1, 'the rejection event');
     expect(f.events[0]).toMatchObject({ kind: 'connection-rejected', error: { code: 'HBONE_TLS_HANDSHAKE' } });
@@ -136,19 +113,19 @@ describe('HBONE server TLS admission', () => {
 
   it('rejects a TLS 1.2-only client', async () => {
     const f = await serverFixture();
-    const r = await rawTls(f.port, { ca: serverCert.rootsPem, cert: clientCert.certChainPem.join(''), key: clientCert.keyPem, maxVersion: 'TLSv1.2' });
+    const r = await rawTls(f.port, { ca: bed.serverCert.rootsPem, cert: clientCert.certChainPem.join(''), key: clientCert.keyPem, maxVersion: 'TLSv1.2' });
     expect(r).toMatchObject({ outcome: 'error' });
   });
 
   it('rejects a client offering only ChaCha20', async () => {
     const f = await serverFixture();
-    const r = await rawTls(f.port, { ca: serverCert.rootsPem, cert: clientCert.certChainPem.join(''), key: clientCert.keyPem, ciphers: 'TLS_CHACHA20_POLY1305_SHA256' });
+    const r = await rawTls(f.port, { ca: bed.serverCert.rootsPem, cert: clientCert.certChainPem.join(''), key: clientCert.keyPem, ciphers: 'TLS_CHACHA20_POLY1305_SHA256' });
     expect(r).toMatchObject({ outcome: 'error' });
   });
 
   it('rejects a client that does not offer ALPN h2', async () => {
     const f = await serverFixture();
-    const r = await rawTls(f.port, { ca: serverCert.rootsPem, cert: clientCert.certChainPem.join(''), key: clientCert.keyPem, ALPNProtocols: ['http/1.1'] });
+    const r = await rawTls(f.port, { ca: bed.serverCert.rootsPem, cert: clientCert.certChainPem.join(''), key: clientCert.keyPem, ALPNProtocols: ['http/1.1'] });
     expect(r.outcome).toBe('error');
   });
 
@@ -181,7 +158,7 @@ describe('HBONE server TLS admission', () => {
 describe('HBONE server certificate selection', () => {
   it('serves the certificate of the local address and waits for a certificate still being fetched', async () => {
     const otherId = 'spiffe://cluster.local/ns/server-ns/sa/second';
-    const other = await pki.cert(otherId);
+    const other = await bed.pki.cert(otherId);
     const seen: string[] = [];
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
@@ -193,18 +170,18 @@ describe('HBONE server certificate selection', () => {
           await gate; // lazy loading: the pod's certificate arrives after the connection
           return other;
         }
-        return serverCert;
+        return bed.serverCert;
       },
     });
     const p = pool();
     const viaFirst = p.open({
       key: { srcIdentity: CLIENT_ID, dstIdentities: [SERVER_ID], dstAddress: `127.0.0.1:${f.port}` },
-      authority: `127.0.0.1:${echoApp.port}`,
+      authority: `127.0.0.1:${bed.echoApp.port}`,
       connectSocket: () => net.connect(f.port, '127.0.0.1'),
     });
     const viaSecond = p.open({
       key: { srcIdentity: CLIENT_ID, dstIdentities: [otherId], dstAddress: `127.0.0.2:${f.port}` },
-      authority: `127.0.0.1:${echoApp.port}`,
+      authority: `127.0.0.1:${bed.echoApp.port}`,
       connectSocket: () => net.connect(f.port, '127.0.0.2'),
     });
     expect((await viaFirst).peerIdentity.serviceAccount).toBe('server');
@@ -223,7 +200,7 @@ describe('HBONE server certificate selection', () => {
   });
 
   it('accepts a chain with an intermediate CA', async () => {
-    const ica = await CertificateAuthority.create({ signer: await pki.ca.issueIntermediate(), rootsPem: pki.ca.rootsPem });
+    const ica = await CertificateAuthority.create({ signer: await bed.pki.ca.issueIntermediate(), rootsPem: bed.pki.ca.rootsPem });
     const viaIntermediate = await issueWorkloadCertificate(ica, SERVER_ID);
     expect(viaIntermediate.certChainPem).toHaveLength(2);
     const f = await serverFixture({ getCertificate: () => viaIntermediate });
@@ -240,12 +217,12 @@ describe('HBONE server request validation', () => {
     expect(await statusOf(session, { ':method': 'CONNECT', ':authority': '127.0.0.1:0' })).toBe(400);
     expect(f.tunnels).toHaveLength(0);
     // The same connection still carries a valid tunnel afterwards.
-    expect(await statusOf(session, { ':method': 'CONNECT', ':authority': `127.0.0.1:${echoApp.port}` })).toBe(200);
+    expect(await statusOf(session, { ':method': 'CONNECT', ':authority': `127.0.0.1:${bed.echoApp.port}` })).toBe(200);
   });
 
   it('accepts a bracketed IPv6 authority', async () => {
     const v6App = await startTcpApp((s) => void s.pipe(s), '::1');
-    cleanups.push(() => v6App.close());
+    bed.defer(() => v6App.close());
     const f = await serverFixture({ host: '::1' });
     const t = await pool().open({
       key: { srcIdentity: CLIENT_ID, dstIdentities: [SERVER_ID], dstAddress: `[::1]:${f.port}` },

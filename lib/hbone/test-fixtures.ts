@@ -6,6 +6,8 @@ import type { Duplex } from 'node:stream';
 import { CertificateAuthority, createSelfSignedRoot } from '../identity/ca.ts';
 import type { WorkloadCertificate } from '../identity/certificate.ts';
 import { issueWorkloadCertificate } from '../identity/local-issuer.ts';
+import { afterEach, beforeAll } from 'vitest';
+import { HbonePool, type HbonePoolOptions } from './pool.ts';
 import { HboneServer, type HboneServerOptions, type ServerEvent, type TunnelDecision, type TunnelRequest } from './server.ts';
 
 export const CLIENT_ID = 'spiffe://cluster.local/ns/client-ns/sa/client';
@@ -153,4 +155,55 @@ export async function rejectionOf(p: Promise<unknown>): Promise<Error & { code?:
     return e as Error & { code?: string };
   }
   throw new Error('expected a rejection');
+}
+
+export interface HboneTestBed {
+  /** Set by the suite's beforeAll. */
+  readonly pki: TestPki;
+  readonly serverCert: WorkloadCertificate;
+  /** A loopback echo app the tunnels can target. */
+  readonly echoApp: TcpApp;
+  /** Runs `fn` after the current test (last registered first). */
+  defer(fn: () => Promise<void> | void): void;
+  /** An HBONE server serving SERVER_ID on loopback, keepalive off, closed after the test. */
+  serverFixture(opts?: Partial<Parameters<typeof startHboneServer>[0]>): Promise<HboneFixture>;
+  /** A pool with the test PKI, keepalive off, closed after the test. */
+  pool(opts?: Partial<HbonePoolOptions>): HbonePool;
+}
+
+/** The common setup of the pool and server suites; call once at the top of a test file. */
+export function hboneTestBed(): HboneTestBed {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const state = {} as { pki: TestPki; serverCert: WorkloadCertificate; echoApp: TcpApp };
+  beforeAll(async () => {
+    state.pki = await createTestPki();
+    state.serverCert = await state.pki.cert(SERVER_ID);
+    state.echoApp = await startTcpApp((s) => void s.pipe(s));
+    return () => state.echoApp.close();
+  });
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  return {
+    get pki() {
+      return state.pki;
+    },
+    get serverCert() {
+      return state.serverCert;
+    },
+    get echoApp() {
+      return state.echoApp;
+    },
+    defer: (fn) => void cleanups.push(fn),
+    serverFixture: async (opts = {}) => {
+      const f = await startHboneServer({ getCertificate: () => state.serverCert, keepalive: false, ...opts });
+      cleanups.push(() => f.close());
+      return f;
+    },
+    pool: (opts = {}) => {
+      const p = new HbonePool({ getCertificate: (id) => state.pki.cert(id), keepalive: false, ...opts });
+      cleanups.push(() => p.close());
+      return p;
+    },
+  };
 }
