@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -117,4 +118,29 @@ napi_status register_netns(napi_env env, napi_value exports) {
   if ((s = export_fn(env, exports, "isNetns", js_is_netns)) != napi_ok) return s;
   if ((s = export_fn(env, exports, "closeFd", js_close_fd)) != napi_ok) return s;
   return export_fn(env, exports, "dupFd", js_dup_fd);
+}
+
+int socket_in_netns(napi_env env, napi_value netns_v, int family, int type) {
+  int ns_fd = -1, saved = -1;
+  bool ns_owned = false;
+  if (!arg_is_nullish(env, netns_v)) {
+    if (!arg_netns_fd(env, netns_v, &ns_fd, &ns_owned)) return -1;
+    const char* failed = NULL;
+    saved = netns_enter(ns_fd, &failed);
+    if (saved < 0) {
+      int e = errno;
+      if (ns_owned) close(ns_fd);
+      throw_errno(env, e, failed, NULL);
+      return -1;
+    }
+  }
+  int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int socket_errno = errno;
+  if (saved >= 0) netns_leave(saved);
+  if (ns_owned) close(ns_fd);
+  if (fd < 0) {
+    throw_errno(env, socket_errno, "socket", NULL);
+    return -1;
+  }
+  return fd;
 }

@@ -11,4 +11,11 @@ int netns_enter(int target_fd, const char** failed);
  * a pod's netns, where every later socket would silently land: the process aborts instead. */
 void netns_leave(int saved_fd);
 
+#include <node_api.h>
+
+/* socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC) created inside the netns `netns_v` names (a
+ * path or an fd; nullish: the current one). Only socket() runs inside: the socket keeps its netns
+ * for life. Returns the fd, or -1 with a JS exception pending. */
+int socket_in_netns(napi_env env, napi_value netns_v, int family, int type);
+
 #endif

@@ -124,24 +124,8 @@ static napi_value js_create_tcp_socket(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 1, argv) || !read_opts(env, argv[0], &t)) return NULL;
   if (!prop_value(env, argv[0], "netns", &netns_v)) return NULL;
 
-  int ns_fd = -1, saved = -1;
-  bool ns_owned = false;
-  if (!arg_is_nullish(env, netns_v)) {
-    if (!arg_netns_fd(env, netns_v, &ns_fd, &ns_owned)) return NULL;
-    const char* failed = NULL;
-    saved = netns_enter(ns_fd, &failed);
-    if (saved < 0) {
-      int e = errno;
-      if (ns_owned) close(ns_fd);
-      return throw_errno(env, e, failed, NULL);
-    }
-  }
-  /* Only socket() needs to run inside the netns: the socket keeps it for life. */
-  int fd = socket(t.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int socket_errno = errno;
-  if (saved >= 0) netns_leave(saved);
-  if (ns_owned) close(ns_fd);
-  if (fd < 0) return throw_errno(env, socket_errno, "socket", NULL);
+  int fd = socket_in_netns(env, netns_v, t.family, SOCK_STREAM);
+  if (fd < 0) return NULL;
 
   const char* failed = configure(fd, &t);
   if (failed) {

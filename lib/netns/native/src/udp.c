@@ -93,24 +93,8 @@ static napi_value js_create_udp_socket(napi_env env, napi_callback_info info) {
   socklen_t len;
   if (!parse_addr(family, bind_address, bind_port, &ss, &len)) return throw_errno(env, errno, "inet_pton", bind_address);
 
-  int ns_fd = -1, saved = -1;
-  bool ns_owned = false;
-  if (!arg_is_nullish(env, netns_v)) {
-    if (!arg_netns_fd(env, netns_v, &ns_fd, &ns_owned)) return NULL;
-    const char* failed = NULL;
-    saved = netns_enter(ns_fd, &failed);
-    if (saved < 0) {
-      int e = errno;
-      if (ns_owned) close(ns_fd);
-      return throw_errno(env, e, failed, NULL);
-    }
-  }
-  /* As for TCP, only socket() must run inside the netns. */
-  int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int socket_errno = errno;
-  if (saved >= 0) netns_leave(saved);
-  if (ns_owned) close(ns_fd);
-  if (fd < 0) return throw_errno(env, socket_errno, "socket", NULL);
+  int fd = socket_in_netns(env, netns_v, family, SOCK_DGRAM);
+  if (fd < 0) return NULL;
 
   const char* failed = NULL;
   if (has_mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark) != 0) failed = "setsockopt(SO_MARK)";
