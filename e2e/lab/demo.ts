@@ -51,7 +51,10 @@ async function main(): Promise<void> {
     const cap = await captureFabric(lab, async () => request());
     const r = cap.result;
     // Server ports only (the client side is an ephemeral port).
-    const ports = [...new Set(cap.text.flatMap((l) => [...l.matchAll(/\.(\d+)[ :>]/g)].map((m) => Number(m[1]))).filter((p) => p > 0 && p < 32768))].join(', ');
+    const ports = [...new Set(cap.text.flatMap((l) => {
+      const m = / IP \S+\.(\d+) > \S+\.(\d+):/.exec(l);
+      return m ? [Number(m[1]), Number(m[2])] : [];
+    }).filter((p) => p < 32768))].join(', ');
     console.log(`\n${title}`);
     console.log(`  ${client.metadata.name} (${client.spec.nodeName}) -> GET ${url}: ${r.status === 0 ? `answered by ${(JSON.parse(r.stdout) as { pod: string }).pod}` : `refused (${r.stderr.trim()})`}`);
     console.log(`  between the nodes: ${cap.text.length} TCP packets to port(s) ${ports || '-'}; header "top-secret-payload" visible on the wire: ${cap.raw.includes(Buffer.from('top-secret-payload')) ? 'YES' : 'no'}; every byte a TLS record: ${cap.tls.bytes > 0 && cap.tls.problems.length === 0 ? 'yes' : 'no'}`);
