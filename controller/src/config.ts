@@ -25,6 +25,12 @@ export interface ControllerConfig {
   debounceMs: number;
   debounceMaxMs: number;
   logLevel: string;
+  /** istiod's address as meshConfig.discoveryAddress names it; waypoints reach xDS and the CA there. */
+  discoveryAddress: string;
+  /** The image of every waypoint Deployment (the lab maps `ambient-mesh/waypoint` to our waypoint program). */
+  waypointImage: string;
+  /** Extra environment for waypoint containers (WAYPOINT_EXTRA_ENV, a JSON object), like istiod's `pilot.env` overrides. */
+  waypointExtraEnv: Record<string, string>;
 }
 
 export type ControllerConfigResult = { ok: true; config: ControllerConfig } | { ok: false; errors: string[] };
@@ -37,6 +43,28 @@ function ms(v: string | undefined, def: number, name: string, errors: string[]):
     return def;
   }
   return Number(m[1]) * (m[2] === 's' ? 1000 : 1);
+}
+
+/** A JSON object of scalar values, each taken as a string. */
+function envObject(v: string | undefined, name: string, errors: string[]): Record<string, string> {
+  if (!v?.trim()) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(v);
+  } catch (err) {
+    errors.push(`${name}: not JSON: ${(err as Error).message}`);
+    return {};
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    errors.push(`${name}: not a JSON object`);
+    return {};
+  }
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(parsed)) {
+    if (typeof val === 'string' || typeof val === 'number' || typeof val === 'boolean') out[k] = String(val);
+    else errors.push(`${name}: ${k}: want a string, number or boolean`);
+  }
+  return out;
 }
 
 export function controllerConfigFromEnv(env: NodeJS.ProcessEnv): ControllerConfigResult {
@@ -58,6 +86,9 @@ export function controllerConfigFromEnv(env: NodeJS.ProcessEnv): ControllerConfi
     debounceMs: ms(env.PILOT_DEBOUNCE_AFTER, 100, 'PILOT_DEBOUNCE_AFTER', errors),
     debounceMaxMs: ms(env.PILOT_DEBOUNCE_MAX, 1000, 'PILOT_DEBOUNCE_MAX', errors),
     logLevel: env.LOG_LEVEL ?? 'info',
+    discoveryAddress: env.DISCOVERY_ADDRESS || `istiod.${systemNamespace}.svc:15012`,
+    waypointImage: env.WAYPOINT_IMAGE || 'ambient-mesh/waypoint:0.1.0',
+    waypointExtraEnv: envObject(env.WAYPOINT_EXTRA_ENV, 'WAYPOINT_EXTRA_ENV', errors),
   };
   for (const a of config.trustedNodeAccounts) if (!/^[^/]+\/[^/]+$/.test(a)) errors.push(`CA_TRUSTED_NODE_ACCOUNTS: ${a} is not namespace/serviceaccount`);
   return errors.length ? { ok: false, errors } : { ok: true, config };

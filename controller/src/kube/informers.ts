@@ -1,7 +1,8 @@
 // Every resource the controller watches, each through one lib/kube informer (list, then watch from
 // that resourceVersion; resume, relist on 410, back off): core objects, EndpointSlices, Istio's
-// security and networking CRDs and Gateway API Gateways. Custom resources arrive as plain objects.
-import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1EndpointSlice, type V1Namespace, type V1Node, type V1Pod, type V1Service, type V1ServiceAccount } from '@kubernetes/client-node';
+// security and networking CRDs, Gateway API Gateways and GatewayClasses, and the waypoint
+// Deployments we manage. Custom resources arrive as plain objects.
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Deployment, type V1EndpointSlice, type V1Namespace, type V1Node, type V1Pod, type V1Service, type V1ServiceAccount } from '@kubernetes/client-node';
 import { Informer } from '../../../lib/kube/informer.ts';
 import type { Logger } from '../../../lib/log/logger.ts';
 
@@ -24,7 +25,13 @@ export interface ControllerInformers {
   virtualServices: Informer<CustomObject>;
   destinationRules: Informer<CustomObject>;
   gateways: Informer<CustomObject>;
+  gatewayClasses: Informer<CustomObject>;
+  /** Only the Deployments the waypoint deployer manages (label gateway.istio.io/managed). */
+  waypointDeployments: Informer<V1Deployment>;
 }
+
+/** The Deployments the waypoint deployer owns carry this label; only those are watched. */
+export const WAYPOINT_DEPLOYMENTS_SELECTOR = 'gateway.istio.io/managed=istio.io-mesh-controller';
 
 const CRDS = {
   authorizationPolicies: { group: 'security.istio.io', version: 'v1', plural: 'authorizationpolicies' },
@@ -33,12 +40,14 @@ const CRDS = {
   virtualServices: { group: 'networking.istio.io', version: 'v1', plural: 'virtualservices' },
   destinationRules: { group: 'networking.istio.io', version: 'v1', plural: 'destinationrules' },
   gateways: { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'gateways' },
+  gatewayClasses: { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'gatewayclasses' },
 } as const;
 
 export function createInformers(kubeconfig: KubeConfig, log: Logger): ControllerInformers {
   const core = kubeconfig.makeApiClient(CoreV1Api);
   const discovery = kubeconfig.makeApiClient(DiscoveryV1Api);
   const custom = kubeconfig.makeApiClient(CustomObjectsApi);
+  const apps = kubeconfig.makeApiClient(AppsV1Api);
   const make = <T extends KubernetesObject>(path: string, list: () => Promise<KubernetesListObject<T>>) =>
     new Informer<T>({ kubeconfig, path, list, log: log.child({ informer: path }) });
   const crd = (c: (typeof CRDS)[keyof typeof CRDS]) =>
@@ -56,6 +65,14 @@ export function createInformers(kubeconfig: KubeConfig, log: Logger): Controller
     virtualServices: crd(CRDS.virtualServices),
     destinationRules: crd(CRDS.destinationRules),
     gateways: crd(CRDS.gateways),
+    gatewayClasses: crd(CRDS.gatewayClasses),
+    waypointDeployments: new Informer<V1Deployment>({
+      kubeconfig,
+      path: '/apis/apps/v1/deployments',
+      labelSelector: WAYPOINT_DEPLOYMENTS_SELECTOR,
+      list: () => apps.listDeploymentForAllNamespaces({ labelSelector: WAYPOINT_DEPLOYMENTS_SELECTOR }),
+      log: log.child({ informer: '/apis/apps/v1/deployments' }),
+    }),
   };
 }
 

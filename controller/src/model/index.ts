@@ -2,6 +2,8 @@
 // resources ztunnel consumes (istio.workload.Address, istio.security.Authorization).
 export { DEFAULT_MODEL_OPTIONS, modelOptions, type ModelOptions } from './options.ts';
 export type { AuthorizationPolicy, MtlsMode, PeerAuthentication } from './istio-types.ts';
+export * from './gateway-types.ts';
+export { hboneListener, waypointAllowedRoutes, waypointInfoFromGateway, waypointLookupFromGateways, waypointTrafficType } from './waypoint-gateways.ts';
 export { NO_WAYPOINTS, WAYPOINT_HBONE_PORT, type WaypointAllowedRoutes, type WaypointInfo, type WaypointLookup, type WaypointTrafficType } from './waypoints.ts';
 export { buildService, namespacedHostname, serviceHostname, type ServiceContext, type ServiceResult } from './services.ts';
 export { buildWorkload, podUid, type PodContext } from './workloads.ts';

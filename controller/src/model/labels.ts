@@ -21,6 +21,10 @@ export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
 export const GATEWAY_MANAGED_LABEL = 'gateway.istio.io/managed';
 export const GATEWAY_MANAGED_MESH = 'istio.io-mesh-controller';
 export const GATEWAY_MANAGED_EASTWEST = 'istio.io-eastwest-controller';
+/** On a waypoint's own objects: the GatewayClass of their Gateway. */
+export const GATEWAY_CLASS_NAME_LABEL = 'gateway.networking.k8s.io/gateway-class-name';
+/** On a waypoint Gateway (wins) or its GatewayClass: which traffic it takes (`service` by default). */
+export const WAYPOINT_FOR_LABEL = 'istio.io/waypoint-for';
 
 export const CANONICAL_NAME_LABELS = ['service.istio.io/canonical-name', 'app.kubernetes.io/name', 'app'] as const;
 export const CANONICAL_REVISION_LABELS = ['service.istio.io/canonical-revision', 'app.kubernetes.io/version', 'version'] as const;

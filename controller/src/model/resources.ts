@@ -16,10 +16,12 @@ import {
 } from '../../../lib/proto/index.ts';
 import { convertAuthorizationPolicy, selectorPoliciesForWorkload, selectorPolicyRefs } from './authorization.ts';
 import { formatIp } from './ip.ts';
+import type { Gateway, GatewayClass } from './gateway-types.ts';
 import type { AuthorizationPolicy, PeerAuthentication } from './istio-types.ts';
 import type { ModelOptions } from './options.ts';
 import { peerAuthenticationPolicies, peerAuthenticationPoliciesForWorkload } from './peer-authentication.ts';
 import { buildService, namespacedHostname } from './services.ts';
+import { waypointLookupFromGateways } from './waypoint-gateways.ts';
 import { NO_WAYPOINTS, type WaypointLookup } from './waypoints.ts';
 import { buildWorkload } from './workloads.ts';
 
@@ -32,6 +34,11 @@ export interface ModelSnapshot {
   endpointSlices?: readonly V1EndpointSlice[];
   authorizationPolicies?: readonly AuthorizationPolicy[];
   peerAuthentications?: readonly PeerAuthentication[];
+  /** Gateway API Gateways; those of class istio-waypoint are the waypoints (unless `waypoints` is given). */
+  gateways?: readonly Gateway[];
+  /** For the class-level `istio.io/waypoint-for` label. */
+  gatewayClasses?: readonly GatewayClass[];
+  /** Overrides the lookup built from `gateways` (tests). */
   waypoints?: WaypointLookup;
 }
 
@@ -117,7 +124,7 @@ export function buildResourceSet(snapshot: ModelSnapshot, options: ModelOptions)
   const diagnostics: ModelDiagnostic[] = [];
   const addresses = new Map<string, XdsResourceEntry>();
   const authorizations = new Map<string, XdsResourceEntry>();
-  const waypoints = snapshot.waypoints ?? NO_WAYPOINTS;
+  const waypoints = snapshot.waypoints ?? (snapshot.gateways ? waypointLookupFromGateways(snapshot.gateways, snapshot.gatewayClasses) : NO_WAYPOINTS);
   const namespaces = new Map(snapshot.namespaces.map((n) => [n.metadata?.name ?? '', n]));
   const nodes = new Map((snapshot.nodes ?? []).map((n) => [n.metadata?.name ?? '', n]));
   const slicesByNs = groupByNamespace(snapshot.endpointSlices ?? []);

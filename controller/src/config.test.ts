@@ -1,0 +1,33 @@
+// The controller's environment: the waypoint deployer's settings (istiod's names where it has one).
+import { describe, expect, it } from 'vitest';
+import { controllerConfigFromEnv } from './config.ts';
+
+const parse = (env: NodeJS.ProcessEnv) => {
+  const r = controllerConfigFromEnv(env);
+  if (!r.ok) throw new Error(r.errors.join('; '));
+  return r.config;
+};
+
+describe('controllerConfigFromEnv: waypoints', () => {
+  it('defaults: discovery address in the system namespace, our waypoint image, no extra env', () => {
+    const c = parse({ POD_NAMESPACE: 'mesh' });
+    expect([c.discoveryAddress, c.waypointImage, c.waypointExtraEnv]).toEqual(['istiod.mesh.svc:15012', 'ambient-mesh/waypoint:0.1.0', {}]);
+  });
+
+  it('reads DISCOVERY_ADDRESS, WAYPOINT_IMAGE and WAYPOINT_EXTRA_ENV (scalars become strings)', () => {
+    const c = parse({ DISCOVERY_ADDRESS: '10.0.0.1:15012', WAYPOINT_IMAGE: 'reg/ambient-mesh/waypoint:dev', WAYPOINT_EXTRA_ENV: '{"XDS_ADDRESS":"https://10.0.0.1:15012","PORT":15008,"DEBUG":true}' });
+    expect(c.discoveryAddress).toBe('10.0.0.1:15012');
+    expect(c.waypointImage).toBe('reg/ambient-mesh/waypoint:dev');
+    expect(c.waypointExtraEnv).toEqual({ XDS_ADDRESS: 'https://10.0.0.1:15012', PORT: '15008', DEBUG: 'true' });
+  });
+
+  it.each([
+    ['not JSON', '{x', /WAYPOINT_EXTRA_ENV: not JSON/],
+    ['an array', '["a"]', /not a JSON object/],
+    ['a nested value', '{"A":{"b":1}}', /A: want a string/],
+  ])('refuses WAYPOINT_EXTRA_ENV that is %s', (_n, v, err) => {
+    const r = controllerConfigFromEnv({ WAYPOINT_EXTRA_ENV: v });
+    expect(r.ok).toBe(false);
+    expect(r.ok ? '' : r.errors.join('\n')).toMatch(err);
+  });
+});
