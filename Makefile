@@ -12,14 +12,16 @@ export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
 export NODE_OPTIONS := --disable-warning=ExperimentalWarning
 VITEST := node_modules/.bin/vitest
 
-.PHONY: help deps node_modules tools typecheck check-deps unit e2e test demo lab-up lab-down bench-l4 bench-cni bench-controller clean
+.PHONY: help deps node_modules gen tools typecheck check-deps unit e2e test demo lab-up lab-down bench-l4 bench-waypoint bench-cni bench-controller clean
 
 help:
 	@echo "make demo      bring up the lab cluster (2 nodes), deploy sample apps, show a cross-node request"
 	@echo "make test      install everything, then run every test (unit + root/netns e2e)"
 	@echo "make unit      fast tests only (no root needed)"
+	@echo "make gen       regenerate lib/proto/gen (TypeScript types from the .proto files)"
 	@echo "make lab-up / make lab-down   the lab cluster alone"
 	@echo "make bench-l4  no mesh vs ztunnel on the lab, side by side (BENCH_SECONDS, BENCH_RATE)"
+	@echo "make bench-waypoint  no mesh vs L4 vs L4 + waypoint (HTTP/1.1) on the lab, side by side (BENCH_SECONDS, BENCH_RATE)"
 	@echo "make bench-cni CNI plugin start-up per pod, next to Debian's plugins"
 	@echo "make bench-controller  controller push latency (pod Ready -> every ztunnel) at 1k and 10k pods, with RSS (BENCH_PODS)"
 
@@ -30,6 +32,10 @@ node_modules: node_modules/.installed
 node_modules/.installed: package.json package-lock.json lib/netns/native/binding.gyp $(wildcard lib/netns/native/src/*)
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# lib/proto/gen: TypeScript types from every .proto (checked in; rerun after changing a .proto or lib/proto/proto-files.ts).
+gen: node_modules
+	node scripts/gen-proto.ts
 
 tools: deps
 	@e2e/lab/build-tools.sh >/dev/null
@@ -64,6 +70,9 @@ clean:
 
 bench-l4: deps node_modules tools
 	node bench/l4/main.ts
+
+bench-waypoint: deps node_modules tools
+	node bench/waypoint/main.ts
 
 bench-cni: deps node_modules
 	node bench/cni/plugin-startup.ts

@@ -2,18 +2,20 @@
 // skipped, malformed input reported as a result, misuse of the encoder thrown as a TypeError, and
 // the loader finding the .proto files from the source tree.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { addressCodec, PROTO_DIR, PROTO_FILES, protoRoot, ProtoDecodeError, workloadCodec, type MessageInput, type Address } from './index.ts';
+import { addressCodec, envoyRoot, PROTO_FILES, protoRoot, ProtoDecodeError, workloadCodec, type MessageInput, type Address } from './index.ts';
+import { resolveProtoPath } from './loader.ts';
 import { cat, hex, lenField, varintField } from './test-wire.ts';
 
 describe('loader', () => {
-  it('finds every .proto beside the module and resolves all types', () => {
-    for (const f of PROTO_FILES) expect(existsSync(join(PROTO_DIR, f))).toBe(true);
+  it('finds every .proto (ours beside the module, Envoy\'s in @grpc/grpc-js-xds) and resolves all types', () => {
+    for (const f of PROTO_FILES) expect(existsSync(resolveProtoPath(f)), f).toBe(true);
     const root = protoRoot();
     expect(root.lookupType('istio.workload.Address').fullName).toBe('.istio.workload.Address');
     expect(root.lookupService('istio.v1.auth.IstioCertificateService').methods).toHaveProperty('CreateCertificate');
     expect(root.lookupService('envoy.service.discovery.v3.AggregatedDiscoveryService').methods).toHaveProperty('DeltaAggregatedResources');
+    // Envoy's API is added to the same Root on demand.
+    expect(envoyRoot().lookupType('envoy.config.listener.v3.Listener').fullName).toBe('.envoy.config.listener.v3.Listener');
   });
 });
 
@@ -38,7 +40,7 @@ describe('encode', () => {
 
   it('throws a TypeError for an enum number the schema does not define', () => {
     const bad = { tunnelProtocol: 9 } as unknown as Parameters<typeof workloadCodec.encode>[0];
-    expect(() => workloadCodec.encode(bad)).toThrow(/tunnelProtocol: enum value expected/);
+    expect(() => workloadCodec.encode(bad)).toThrow(/tunnel_protocol: enum value expected/);
   });
 });
 

@@ -4,11 +4,13 @@
 // act on config a real peer refuses. Encoding is for our own values: a shape the schema cannot
 // carry is a bug and throws.
 //
-// Shape of a decoded message (what the hand-written interfaces describe): field names in camelCase;
-// scalars, enums (as numbers), repeated fields and maps always present with proto3 defaults; message
-// fields and proto3 `optional` scalars undefined when absent; bytes as Buffer (a copy, never a view
-// into the input); int64 as number; a oneof as one property named after the oneof, holding
-// `{ $case: '<member>', <member>: value }`.
+// Shape of a decoded message: exactly what the generated types in ./gen declare (ts-proto with the
+// options in buf.gen.yaml). Field names in camelCase; scalars, enums (as numbers), repeated fields
+// and maps always present with proto3 defaults; message fields and proto3 `optional` scalars
+// undefined when absent; bytes as Buffer (a copy, never a view into the input); int64 as number; a
+// oneof as one property named after the oneof, holding `{ $case: '<member>', <member>: value }`.
+// Well-known types as ts-proto maps them: a wrapper (UInt32Value, BoolValue…) as its plain value, a
+// Struct as a plain JSON object, a Value as any JSON value, a ListValue as an array.
 import protobuf from 'protobufjs';
 import { lookupMessage } from './loader.ts';
 
@@ -114,17 +116,49 @@ function join(path: string, name: string): string {
 }
 
 /**
- * The property name in our shape. Our .proto files are parsed to camelCase already, but the
- * google.protobuf definitions protobufjs bundles keep some snake_case names (Any.type_url).
+ * The property name in our shape: ts-proto's snakeToCamel of the .proto name (the loader keeps the
+ * .proto spelling), e.g. type_url -> typeUrl, http2_protocol_options -> http2ProtocolOptions.
  */
 const tsNames = new WeakMap<protobuf.ReflectionObject, string>();
-function tsName(obj: protobuf.Field | protobuf.OneOf): string {
+export function tsName(obj: protobuf.Field | protobuf.OneOf): string {
   let n = tsNames.get(obj);
   if (n === undefined) {
-    n = obj.name.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+    n = snakeToCamel(obj.name);
     tsNames.set(obj, n);
   }
   return n;
+}
+
+export function snakeToCamel(s: string): string {
+  if (!s.includes('_')) return s;
+  const hasLower = /[a-z]/.test(s);
+  return s
+    .split('_')
+    .map((w, i) => {
+      const word = hasLower ? w : w.toLowerCase();
+      return i === 0 ? word : word.charAt(0).toUpperCase() + word.slice(1);
+    })
+    .join('');
+}
+
+/** Well-known message types that ts-proto maps to plain values, and how. */
+type WellKnown = 'wrapper' | 'struct' | 'value' | 'list';
+const WELL_KNOWN: Record<string, WellKnown> = {
+  '.google.protobuf.DoubleValue': 'wrapper',
+  '.google.protobuf.FloatValue': 'wrapper',
+  '.google.protobuf.Int64Value': 'wrapper',
+  '.google.protobuf.UInt64Value': 'wrapper',
+  '.google.protobuf.Int32Value': 'wrapper',
+  '.google.protobuf.UInt32Value': 'wrapper',
+  '.google.protobuf.BoolValue': 'wrapper',
+  '.google.protobuf.StringValue': 'wrapper',
+  '.google.protobuf.BytesValue': 'wrapper',
+  '.google.protobuf.Struct': 'struct',
+  '.google.protobuf.Value': 'value',
+  '.google.protobuf.ListValue': 'list',
+};
+export function wellKnown(t: protobuf.Type): WellKnown | undefined {
+  return WELL_KNOWN[t.fullName];
 }
 
 /** Members of a real oneof are handled per oneof; a proto3 `optional` is an ordinary field here. */
@@ -168,13 +202,51 @@ function fromWire(type: protobuf.Type, obj: Record<string, unknown>, path: strin
 
 function fromWireValue(field: protobuf.Field, v: unknown, path: string, issues: string[], keepUnknown: boolean): unknown {
   const t = field.resolvedType;
-  if (t instanceof protobuf.Type) return fromWire(t, v as Record<string, unknown>, path, issues, keepUnknown);
+  if (t instanceof protobuf.Type) {
+    switch (wellKnown(t)) {
+      case 'wrapper': {
+        const inner = t.fields['value'];
+        const x = (v as Record<string, unknown>)['value'];
+        if (!inner) return x;
+        return x === undefined || x === null ? defaultValue(inner) : fromWireValue(inner, x, path, issues, keepUnknown);
+      }
+      case 'struct':
+        return structFromWire(v as Record<string, unknown>);
+      case 'value':
+        return valueFromWire(v as Record<string, unknown>);
+      case 'list':
+        return listFromWire(v as Record<string, unknown>);
+      default:
+        return fromWire(t, v as Record<string, unknown>, path, issues, keepUnknown);
+    }
+  }
   if (t instanceof protobuf.Enum) {
     if (t.valuesById[v as number] === undefined && !keepUnknown) issues.push(`${path}: unknown enum value ${String(v)} for ${t.name}`);
   }
   // Decoded bytes are views into the input; a copy keeps values valid if the caller reuses it.
   if (field.type === 'bytes') return Buffer.from(v as Uint8Array);
   return v;
+}
+
+function structFromWire(v: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const fields = (v['fields'] ?? {}) as Record<string, Record<string, unknown>>;
+  for (const k of Object.keys(fields)) out[k] = valueFromWire(fields[k] ?? {});
+  return out;
+}
+
+function listFromWire(v: Record<string, unknown>): unknown[] {
+  return ((v['values'] ?? []) as Record<string, unknown>[]).map(valueFromWire);
+}
+
+/** A Value with no kind set reads as null, as in the proto3 JSON mapping. */
+function valueFromWire(v: Record<string, unknown>): unknown {
+  if (v['numberValue'] !== undefined) return v['numberValue'];
+  if (v['stringValue'] !== undefined) return v['stringValue'];
+  if (v['boolValue'] !== undefined) return v['boolValue'];
+  if (v['structValue'] !== undefined) return structFromWire(v['structValue'] as Record<string, unknown>);
+  if (v['listValue'] !== undefined) return listFromWire(v['listValue'] as Record<string, unknown>);
+  return null;
 }
 
 /** The proto3 default of an absent singular field; undefined where presence is tracked. */
@@ -236,12 +308,68 @@ function toWire(type: protobuf.Type, obj: Record<string, unknown>, path: string)
 
 function toWireValue(field: protobuf.Field, v: unknown, path: string): unknown {
   const t = field.resolvedType;
-  if (t instanceof protobuf.Type) return toWire(t, v as Record<string, unknown>, path);
+  if (t instanceof protobuf.Type) {
+    switch (wellKnown(t)) {
+      case 'wrapper': {
+        // Present even at the default (that is the wrapper's point), but canonical inside.
+        const inner = t.fields['value'];
+        return inner && isDefault(inner, v) ? {} : { value: v };
+      }
+      case 'struct':
+        return structToWire(v, path);
+      case 'value':
+        return valueToWire(v, path);
+      case 'list':
+        return listToWire(v, path);
+      default:
+        return toWire(t, v as Record<string, unknown>, path);
+    }
+  }
   return v;
 }
 
+function structToWire(v: unknown, path: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TypeError(`${path}: expected a JSON object for a Struct`);
+  const fields: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) if (x !== undefined) fields[k] = valueToWire(x, `${path}[${JSON.stringify(k)}]`);
+  return { fields };
+}
+
+function listToWire(v: unknown, path: string): Record<string, unknown> {
+  if (!Array.isArray(v)) throw new TypeError(`${path}: expected an array for a ListValue`);
+  return { values: v.map((x: unknown, i) => valueToWire(x, `${path}[${i}]`)) };
+}
+
+function valueToWire(v: unknown, path: string): Record<string, unknown> {
+  if (v === null || v === undefined) return { nullValue: 0 };
+  switch (typeof v) {
+    case 'boolean':
+      return { boolValue: v };
+    case 'number':
+      return { numberValue: v };
+    case 'string':
+      return { stringValue: v };
+    case 'object':
+      return Array.isArray(v) ? { listValue: listToWire(v, path) } : { structValue: structToWire(v, path) };
+    default:
+      throw new TypeError(`${path}: ${typeof v} is not a JSON value`);
+  }
+}
+
+/** The value of a oneof member set without one: an empty message, or the scalar/wrapper default. */
 function emptyOf(field: protobuf.Field): unknown {
-  return field.resolvedType instanceof protobuf.Type ? {} : defaultValue(field);
+  const t = field.resolvedType;
+  if (!(t instanceof protobuf.Type)) return defaultValue(field);
+  switch (wellKnown(t)) {
+    case 'wrapper':
+      return t.fields['value'] ? defaultValue(t.fields['value']) : undefined;
+    case 'value':
+      return null;
+    case 'list':
+      return [];
+    default:
+      return {};
+  }
 }
 
 function isDefault(field: protobuf.Field, v: unknown): boolean {

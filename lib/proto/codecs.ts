@@ -1,13 +1,10 @@
 // One typed codec per message we put on or take off the wire, and the Any packing xDS uses. The
 // type names here are the ones type URLs and gRPC paths are built from, so they are Istio's and
 // Envoy's exactly.
-import type { Authorization } from './authorization-types.ts';
-import type { IstioCertificateRequest, IstioCertificateResponse } from './ca-types.ts';
 import { messageCodec, ProtoDecodeError, type DecodeOptions, type DecodeResult, type MessageCodec, type MessageInput } from './codec.ts';
-import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from './discovery-types.ts';
-import type { Any, RpcStatus, Struct } from './well-known-types.ts';
-import type { Address, Service, Workload } from './workload-types.ts';
-import type { WorkloadRequest, WorkloadResponse, ZdsHello } from './zds-types.ts';
+import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from './envoy-types.ts';
+import type { Any, RpcStatus, Struct } from './well-known.ts';
+import type { Address, Authorization, IstioCertificateRequest, IstioCertificateResponse, Service, Workload, WorkloadRequest, WorkloadResponse, ZdsHello } from './istio-types.ts';
 
 export const addressCodec: MessageCodec<Address> = messageCodec('istio.workload.Address');
 export const workloadCodec: MessageCodec<Workload> = messageCodec('istio.workload.Workload');
@@ -31,6 +28,7 @@ export const structCodec: MessageCodec<Struct> = messageCodec('google.protobuf.S
 export const ADDRESS_TYPE_URL = addressCodec.typeUrl;
 export const AUTHORIZATION_TYPE_URL = authorizationCodec.typeUrl;
 
+/** An Any holding `value` encoded as `codec`'s type. */
 export function packAny<T>(codec: MessageCodec<T>, value: MessageInput<T>): Any {
   return { typeUrl: codec.typeUrl, value: codec.encode(value) };
 }

@@ -41,12 +41,17 @@ describe('DeltaDiscoveryRequest', () => {
       metadata: structFromJson({ NAME: 'ztunnel-abc', NAMESPACE: 'istio-system', INSTANCE_IPS: '10.0.0.5', NODE_NAME: 'node1', LABELS: { app: 'ztunnel' } }),
       locality: { region: 'r', zone: 'z', subZone: 's' },
       userAgentName: 'ambient-mesh',
-      userAgentVersion: '0.1.0',
+      userAgentVersionType: { $case: 'userAgentVersion', userAgentVersion: '0.1.0' },
       clientFeatures: ['envoy.lb.does_not_support_overprovisioning'],
+      dynamicParameters: {},
+      extensions: [],
+      listeningAddresses: [],
     },
     typeUrl: ADDRESS_TYPE_URL,
     resourceNamesSubscribe: ['*'],
     resourceNamesUnsubscribe: ['*'],
+    resourceLocatorsSubscribe: [],
+    resourceLocatorsUnsubscribe: [],
     initialResourceVersions: { 'Kubernetes//Pod/ns/a': 'v1', 'ns/svc.ns.svc.cluster.local': 'v2' },
     responseNonce: '',
   };
@@ -95,6 +100,7 @@ describe('DeltaDiscoveryResponse', () => {
       typeUrl: ADDRESS_TYPE_URL,
       nonce: 'nonce-1',
       removedResources: ['ns/gone.ns.svc.cluster.local'],
+      removedResourceNames: [],
       controlPlane: { identifier: 'controller-0' },
     };
     const r = deltaDiscoveryResponseCodec.decode(deltaDiscoveryResponseCodec.encode(resp));
@@ -122,7 +128,7 @@ describe('DeltaDiscoveryResponse', () => {
   });
 
   it('gRPC (de)serializers go through the codecs and throw on garbage', () => {
-    const buf = deltaAggregatedResourcesMethod.responseSerialize({ systemVersionInfo: '', resources: [], typeUrl: 't', nonce: 'n', removedResources: [] });
+    const buf = deltaAggregatedResourcesMethod.responseSerialize({ systemVersionInfo: '', resources: [], typeUrl: 't', nonce: 'n', removedResources: [], removedResourceNames: [] });
     expect(Buffer.isBuffer(buf)).toBe(true);
     expect(deltaAggregatedResourcesMethod.responseDeserialize(buf)).toMatchObject({ typeUrl: 't', nonce: 'n' });
     expect(() => deltaAggregatedResourcesMethod.requestDeserialize(Buffer.from([0x12, 0x05]))).toThrow(/MALFORMED|index out of range|invalid/i);

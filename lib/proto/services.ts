@@ -2,10 +2,10 @@
 // Istio's CA. The paths are the wire contract; serializers go through lib/proto codecs. A
 // deserializer throws on bad bytes, which grpc-js turns into an INTERNAL status for that call.
 import type { MethodDefinition } from '@grpc/grpc-js';
-import type { IstioCertificateRequest, IstioCertificateResponse } from './ca-types.ts';
 import type { DecodeResult, MessageCodec } from './codec.ts';
 import { deltaDiscoveryRequestCodec, deltaDiscoveryResponseCodec, istioCertificateRequestCodec, istioCertificateResponseCodec } from './codecs.ts';
-import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from './discovery-types.ts';
+import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from './envoy-types.ts';
+import type { IstioCertificateRequest, IstioCertificateResponse } from './istio-types.ts';
 
 export const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 export const DELTA_ADS_METHOD_PATH = `/${ADS_SERVICE}/DeltaAggregatedResources`;

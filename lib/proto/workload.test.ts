@@ -57,7 +57,7 @@ const fullWorkload: Workload = {
   locality: { region: 'r1', zone: 'z1', subzone: 's1' },
   networkMode: NetworkMode.HOST_NETWORK,
   extensions: [{ name: 'ext', config: { typeUrl: 'type.googleapis.com/google.protobuf.Empty', value: Buffer.alloc(0) } }],
-  capacity: { value: 3 },
+  capacity: 3,
 };
 
 const fullService: Service = {
@@ -166,8 +166,9 @@ describe('istio.workload field numbers on the wire', () => {
   });
 
   it('Workload.capacity (27) is a UInt32Value wrapper: present with 0 differs from absent', () => {
-    expect(hex(workloadCodec.encode({ capacity: { value: 0 } }))).toBe('da0100');
-    expect(decoded(workloadCodec.decode(Buffer.from('da0100', 'hex'))).capacity).toEqual({ value: 0 });
+    expect(hex(workloadCodec.encode({ capacity: 0 }))).toBe('da0100');
+    expect(decoded(workloadCodec.decode(Buffer.from('da0100', 'hex'))).capacity).toBe(0);
+    expect(decoded(workloadCodec.decode(Buffer.alloc(0))).capacity).toBeUndefined();
   });
 });
 

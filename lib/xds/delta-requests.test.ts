@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { deltaDiscoveryRequestCodec, type Node } from '../proto/index.ts';
 import { ackRequest, nextVersions, parseXdsAddress, subscribeRequest } from './delta-requests.ts';
 
-const node: Node = { id: 'ztunnel~10.0.0.5~zt.istio-system~istio-system.svc.cluster.local', cluster: '', userAgentName: '', userAgentVersion: '', clientFeatures: [] };
+const node: Node = { id: 'ztunnel~10.0.0.5~zt.istio-system~istio-system.svc.cluster.local', cluster: '', userAgentName: '', dynamicParameters: {}, extensions: [], clientFeatures: [], listeningAddresses: [] };
 
 describe('subscribeRequest', () => {
   it('is a wildcard subscription with the node and every held version', () => {
@@ -15,6 +15,8 @@ describe('subscribeRequest', () => {
       typeUrl: 't',
       resourceNamesSubscribe: [],
       resourceNamesUnsubscribe: [],
+      resourceLocatorsSubscribe: [],
+      resourceLocatorsUnsubscribe: [],
       initialResourceVersions: { 'Kubernetes//Pod/ns/a': 'v1', 'ns/svc.ns.svc.cluster.local': 'v2' },
       responseNonce: '',
     });
@@ -26,7 +28,7 @@ describe('subscribeRequest', () => {
 
 describe('ackRequest', () => {
   it('an ACK is the type URL and the nonce only', () => {
-    expect(ackRequest('t', 'n1')).toEqual({ typeUrl: 't', responseNonce: 'n1', resourceNamesSubscribe: [], resourceNamesUnsubscribe: [], initialResourceVersions: {} });
+    expect(ackRequest('t', 'n1')).toEqual({ typeUrl: 't', responseNonce: 'n1', resourceNamesSubscribe: [], resourceNamesUnsubscribe: [], resourceLocatorsSubscribe: [], resourceLocatorsUnsubscribe: [], initialResourceVersions: {} });
   });
 
   it('a NACK lists `name: reason` joined by "; "', () => {

@@ -17,6 +17,8 @@ function request(typeUrl: string, fields: Partial<DeltaDiscoveryRequest>): Delta
     typeUrl,
     resourceNamesSubscribe: [],
     resourceNamesUnsubscribe: [],
+    resourceLocatorsSubscribe: [],
+    resourceLocatorsUnsubscribe: [],
     initialResourceVersions: {},
     responseNonce: '',
     ...fields,

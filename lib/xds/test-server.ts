@@ -140,7 +140,7 @@ export class XdsTestServer {
       },
       send: (resp) => {
         const nonce = `n${++this.#nonce}`;
-        if (stream.open) call.write({ systemVersionInfo: '', resources: [], removedResources: [], nonce, ...resp });
+        if (stream.open) call.write({ systemVersionInfo: '', resources: [], removedResources: [], removedResourceNames: [], nonce, ...resp });
         return nonce;
       },
       drop: () => {

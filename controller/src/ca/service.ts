@@ -73,8 +73,8 @@ export function createCertificateHandler(d: CaServiceDeps): handleUnaryCall<Isti
       if (!review.authenticated || !review.username) return refuse('token_invalid', `token not authenticated: ${review.error ?? 'no user'}`);
       const caller = callerFromUsername(review.username, review.extra);
       if (!caller) return refuse('not_a_service_account', `${review.username} is not a service account`);
-      const f = call.request.metadata?.fields[IMPERSONATED_IDENTITY]?.kind;
-      const impersonated = f?.$case === 'stringValue' ? f.stringValue : undefined;
+      const f: unknown = call.request.metadata?.[IMPERSONATED_IDENTITY];
+      const impersonated = typeof f === 'string' ? f : undefined;
       const callerPod = caller.podName ? d.getPod(caller.namespace, caller.podName) : undefined;
       const decision = authorizeIdentity({ caller, ...(impersonated !== undefined ? { impersonated } : {}), trustDomain: d.trustDomain, trustedNodeAccounts: d.trustedNodeAccounts, ...(callerPod ? { callerPod } : {}), podsOnNode: d.podsOnNode });
       if (decision.kind === 'deny') return refuse('not_authorized', `${caller.namespace}/${caller.serviceAccount}: ${decision.reason}`);

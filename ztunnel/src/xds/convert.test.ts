@@ -65,7 +65,7 @@ describe('convertWorkload', () => {
           'default/named.default.svc.cluster.local': { ports: [{ servicePort: 9000, targetPort: 0 }] },
         },
         authorizationPolicies: ['default/allow-echo'],
-        capacity: { value: 3 },
+        capacity: 3,
       }),
     );
     expect(r).toEqual({

@@ -156,7 +156,7 @@ export function convertWorkload(w: ProtoWorkload, path = 'workload'): ConvertRes
     status: status ?? 'HEALTHY',
     services,
     authorizationPolicies: [...w.authorizationPolicies],
-    capacity: w.capacity?.value ?? 1,
+    capacity: w.capacity ?? 1,
     ...(waypoint ? { waypoint } : {}),
   };
   return p.result(value);

@@ -13,7 +13,7 @@ describe('ztunnelNode', () => {
     const n = ztunnelNode({ nodeName: 'node1', podName: 'ztunnel-abc', podNamespace: 'istio-system', instanceIp: '10.0.0.5' }, '0.1.0');
     expect(n.id).toBe('ztunnel~10.0.0.5~ztunnel-abc.istio-system~istio-system.svc.cluster.local');
     expect(structToJson(n.metadata)).toEqual({ NAME: 'ztunnel-abc', NAMESPACE: 'istio-system', INSTANCE_IPS: '10.0.0.5', NODE_NAME: 'node1' });
-    expect(n.userAgentVersion).toBe('0.1.0');
+    expect(n.userAgentVersionType).toEqual({ $case: 'userAgentVersion', userAgentVersion: '0.1.0' });
   });
 });
 

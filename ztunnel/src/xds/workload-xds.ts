@@ -31,8 +31,11 @@ export function ztunnelNode(s: Pick<WorkloadXdsSettings, 'nodeName' | 'podName' 
     cluster: '',
     metadata: structFromJson({ NAME: s.podName, NAMESPACE: s.podNamespace, INSTANCE_IPS: s.instanceIp, NODE_NAME: s.nodeName }),
     userAgentName: 'ambient-mesh-ztunnel',
-    userAgentVersion: version,
+    userAgentVersionType: { $case: 'userAgentVersion', userAgentVersion: version },
+    dynamicParameters: {},
+    extensions: [],
     clientFeatures: [],
+    listeningAddresses: [],
   };
 }
 
