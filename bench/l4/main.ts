@@ -1,8 +1,8 @@
 // `make bench-l4`: brings up its own 2-node lab, starts the mesh on it, runs bench/l4 and prints the
 // side-by-side table, then tears everything down. BENCH_SECONDS and BENCH_RATE override the defaults.
-import { cpus, release } from 'node:os';
 import { down, up } from '../../e2e/lab/lab.ts';
 import { LabMesh } from '../../e2e/ztunnel/lab-mesh.ts';
+import { hostLine } from '../common/proc.ts';
 import { renderTable } from './report.ts';
 import { DEFAULT_L4, runL4 } from './run.ts';
 
@@ -18,8 +18,7 @@ let code = 0;
 try {
   mesh = await LabMesh.start(lab);
   const rows = await runL4(lab, mesh, opts, log);
-  const cpu = cpus();
-  process.stdout.write(`\nbench/l4 on ${cpu[0]?.model ?? 'unknown CPU'} x${cpu.length}, Linux ${release()}, Node ${process.version}; lab node1 -> node2, ${opts.seconds} s per measurement\n\n`);
+  process.stdout.write(`\nbench/l4 on ${hostLine()}; lab node1 -> node2, ${opts.seconds} s per measurement\n\n`);
   process.stdout.write(`${renderTable(rows)}\n`);
 } catch (err) {
   log(`failed: ${(err as Error).stack ?? String(err)}`);

@@ -3,12 +3,12 @@
 // throughput (iperf3), request/response latency at a fixed rate and at max rate, new connections
 // per second, and what the two ztunnels cost (RSS, CPU seconds per GB and per 1k connections).
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { kubectlSync, podRef } from '../../e2e/lab/lab.ts';
 import { pollUntil } from '../../e2e/lab/poll.ts';
 import { isReady, type PodJson } from '../../e2e/lab/sample-apps.ts';
 import type { LabState } from '../../e2e/lab/state.ts';
 import type { LabMesh } from '../../e2e/ztunnel/lab-mesh.ts';
+import { cpuSeconds, rssMiB } from '../common/proc.ts';
 import { connectionRate, pingPong, type Target } from './load.ts';
 import type { LatencySummary, Row } from './report.ts';
 
@@ -52,20 +52,6 @@ interface PairResult {
   bytes: number;
   /** ztunnel CPU seconds (both nodes) during each phase; 0 for the baseline. */
   cpu: { throughput: number; conns: number };
-}
-
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime and stime are fields 14 and 15 of the whole line (11 and 12 after the command).
-  const ticks = Number(f[11]) + Number(f[12]);
-  const hz = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-  return ticks / hz;
-}
-
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
 async function iperf(clientNs: string, serverNs: string, host: string, seconds: number): Promise<{ gbps: number; bytes: number }> {
