@@ -1,14 +1,14 @@
 // The controller's composition root (istiod's role for ambient): informers → model → workload xDS
 // store served by the delta xDS server; the CA on the same gRPC server; leader election for the
-// writes (the published root ConfigMaps); monitoring with metrics, readiness and a debug dump of
-// what each connected ztunnel holds.
+// writes (the published root ConfigMaps, the waypoint deployer); monitoring with metrics,
+// readiness and a debug dump of what each connected ztunnel holds.
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { json, startOpsServer, text, type OpsServer } from '../../lib/admin/http-server.ts';
 import { createLogger, type Logger } from '../../lib/log/logger.ts';
 import { PROMETHEUS_CONTENT_TYPE, Registry } from '../../lib/metrics/registry.ts';
 import { istioCertificateServiceDefinition } from '../../lib/proto/index.ts';
-import { DeltaXdsServer } from '../../lib/xds/index.ts';
+import { compositeStore, DeltaXdsServer } from '../../lib/xds/index.ts';
 import type { PodFacts } from './ca/authorize.ts';
 import { kubeSecretStore, publishRoot, tokenReviewer } from './ca/kube.ts';
 import { loadCa } from './ca/root.ts';
@@ -16,7 +16,10 @@ import { createCertificateHandler } from './ca/service.ts';
 import type { ControllerConfig } from './config.ts';
 import { allInformers, createInformers, type ControllerInformers } from './kube/informers.ts';
 import { LeaderElector } from './leader/lease.ts';
-import { modelOptions, type AuthorizationPolicy, type ModelSnapshot, type PeerAuthentication } from './model/index.ts';
+import { modelOptions, waypointLookupFromGateways, type AuthorizationPolicy, type Gateway, type GatewayClass, type ModelSnapshot, type PeerAuthentication } from './model/index.ts';
+import { WaypointDeployer, type WaypointSources } from './waypoint/deployer.ts';
+import { kubeWaypointWriter } from './waypoint/kube.ts';
+import { WaypointXdsStore } from './waypoint-xds/index.ts';
 import { ModelStore } from './xds/store.ts';
 
 export interface Controller {
@@ -57,8 +60,16 @@ export async function startController(cfg: ControllerConfig, opts: { log?: Logge
     endpointSlices: informers.endpointSlices.list(),
     authorizationPolicies: informers.authorizationPolicies.list() as unknown as AuthorizationPolicy[],
     peerAuthentications: informers.peerAuthentications.list() as unknown as PeerAuthentication[],
+    gateways: informers.gateways.list() as unknown as Gateway[],
+    gatewayClasses: informers.gatewayClasses.list() as unknown as GatewayClass[],
   });
-  const store = new ModelStore(snapshot, modelOptions({ clusterId: cfg.clusterId, domainSuffix: cfg.domainSuffix, rootNamespace: cfg.rootNamespace, trustDomain: cfg.trustDomain }));
+  const options = modelOptions({ clusterId: cfg.clusterId, domainSuffix: cfg.domainSuffix, rootNamespace: cfg.rootNamespace, trustDomain: cfg.trustDomain });
+  const store = new ModelStore(snapshot, options);
+  // Envoy xDS for waypoints (per waypoint, from the same caches); served beside the workload types.
+  const waypointStore = new WaypointXdsStore(() => {
+    const s = snapshot();
+    return { ...s, waypoints: waypointLookupFromGateways(s.gateways ?? [], s.gatewayClasses) };
+  }, options, registry);
   const rebuilds = registry.counter('controller_model_rebuilds_total', 'Rebuilds of the xDS resource set from the informer caches', []);
   const rebuildSeconds = registry.counter('controller_model_rebuild_seconds_total', 'Time spent rebuilding the xDS resource set', []);
   const resourcesGauge = registry.gauge('controller_xds_resources', 'Resources in the workload xDS set by type', ['type_url']);
@@ -69,6 +80,7 @@ export async function startController(cfg: ControllerConfig, opts: { log?: Logge
   const rebuild = () => {
     rebuildTimer = undefined;
     const r = store.rebuild();
+    waypointStore.rebuild();
     rebuilds.inc();
     rebuildSeconds.inc({}, r.durationMs / 1000);
     for (const [t, n] of Object.entries(r.counts)) resourcesGauge.set({ type_url: t }, n);
@@ -107,7 +119,7 @@ export async function startController(cfg: ControllerConfig, opts: { log?: Logge
     spiffeId: `spiffe://${cfg.trustDomain}/ns/${cfg.systemNamespace}/sa/istiod`,
   });
   const tls = ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(serving.certChainPem), private_key: Buffer.from(serving.keyPem) }], false);
-  const xds = new DeltaXdsServer({ store, registry, log: log.child({ scope: 'xds' }), debounceMs: cfg.debounceMs, maxDelayMs: cfg.debounceMaxMs });
+  const xds = new DeltaXdsServer({ store: compositeStore(store, waypointStore), registry, log: log.child({ scope: 'xds' }), debounceMs: cfg.debounceMs, maxDelayMs: cfg.debounceMaxMs });
   const grpcServers: Server[] = [];
   const serve = async (addr: { host: string; port: number }, creds: ServerCredentials): Promise<number> => {
     const grpc = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 256 * 1024 * 1024 });
@@ -132,14 +144,31 @@ export async function startController(cfg: ControllerConfig, opts: { log?: Logge
   informers.namespaces.on('add', publish);
   const republish = setInterval(publish, 60_000);
   republish.unref();
+  // Waypoint Deployments/Services from Gateways of class istio-waypoint, and their status (leader only).
+  const waypoints = new WaypointDeployer({
+    sources: {
+      gateways: informers.gateways as unknown as WaypointSources['gateways'],
+      gatewayClasses: informers.gatewayClasses as unknown as WaypointSources['gatewayClasses'],
+      deployments: informers.waypointDeployments,
+      services: informers.services,
+      serviceAccounts: informers.serviceAccounts,
+      endpointSlices: informers.endpointSlices,
+    },
+    writer: kubeWaypointWriter(kc),
+    render: { image: cfg.waypointImage, systemNamespace: cfg.systemNamespace, discoveryAddress: cfg.discoveryAddress, clusterId: cfg.clusterId, trustDomain: cfg.trustDomain, domainSuffix: cfg.domainSuffix, extraEnv: cfg.waypointExtraEnv },
+    log,
+    registry,
+  });
   const elector = new LeaderElector({
     kubeconfig: kc, namespace: cfg.systemNamespace, name: 'ambient-controller', identity: cfg.podName, log,
     onStartedLeading: () => {
       leading = true;
       publish();
+      waypoints.start();
     },
     onStoppedLeading: () => {
       leading = false;
+      waypoints.stop();
     },
   });
   elector.start();
@@ -161,6 +190,7 @@ export async function startController(cfg: ControllerConfig, opts: { log?: Logge
       clearInterval(republish);
       if (rebuildTimer) clearTimeout(rebuildTimer);
       elector.stop();
+      waypoints.stop();
       xds.close();
       await Promise.all(grpcServers.map((g) => new Promise<void>((r) => g.tryShutdown(() => r()))));
       for (const i of allInformers(informers)) i.stop();

@@ -10,7 +10,7 @@ import { testServerPki, XdsTestServer } from './test-server.ts';
 
 const A = 'type.googleapis.com/test.A';
 const B = 'type.googleapis.com/test.B';
-const node: Node = { id: 'ztunnel~10.0.0.5~zt-1.istio-system~istio-system.svc.cluster.local', cluster: '', metadata: structFromJson({ NAME: 'zt-1' }), userAgentName: 'test', userAgentVersion: '1', clientFeatures: [] };
+const node: Node = { id: 'ztunnel~10.0.0.5~zt-1.istio-system~istio-system.svc.cluster.local', cluster: '', metadata: structFromJson({ NAME: 'zt-1' }), userAgentName: 'test', userAgentVersionType: { $case: 'userAgentVersion', userAgentVersion: '1' }, dynamicParameters: {}, extensions: [], clientFeatures: [], listeningAddresses: [] };
 const poll = { timeout: 10_000, interval: 10 };
 
 /** Resource bodies in these tests are opaque bytes; the handler refuses the ones reading "bad". */

@@ -25,6 +25,12 @@ export interface XdsUpdate {
   removed: string[];
 }
 
+/** About the response an update came in. */
+export interface XdsResponseInfo {
+  /** system_version_info (what Envoy's config dump shows as version_info). */
+  systemVersionInfo: string;
+}
+
 export interface XdsApplyResult {
   rejected: XdsRejection[];
 }
@@ -36,7 +42,7 @@ export interface XdsApplyResult {
  */
 export interface XdsHandler {
   readonly typeUrl: string;
-  apply(update: XdsUpdate): XdsApplyResult;
+  apply(update: XdsUpdate, info?: XdsResponseInfo): XdsApplyResult;
 }
 
 export interface XdsBackoffOptions {
@@ -339,7 +345,7 @@ export class DeltaXdsClient extends EventEmitter<ClientEvents> {
     }
     let result: XdsApplyResult;
     try {
-      result = handler.apply({ resources, removed: resp.removedResources });
+      result = handler.apply({ resources, removed: resp.removedResources }, { systemVersionInfo: resp.systemVersionInfo });
     } catch (err) {
       this.#log.error({ typeUrl, err: (err as Error).message }, 'xDS handler failed; NACKing the response');
       this.#reply(call, typeUrl, resp.nonce, [], `internal error applying the response: ${(err as Error).message}`);

@@ -10,6 +10,7 @@ export {
   type XdsBackoffOptions,
   type XdsHandler,
   type XdsResource,
+  type XdsResponseInfo,
   type XdsUpdate,
 } from './delta-client.ts';
 export { ackRequest, NACK_STATUS_CODE, nackMessage, nextVersions, parseXdsAddress, subscribeRequest, type XdsAddressResult, type XdsEndpoint, type XdsRejection } from './delta-requests.ts';
@@ -25,4 +26,6 @@ export {
   type XdsTypeDump,
 } from './server.ts';
 export { WILDCARD, type XdsSnapshot, type XdsStoredResource } from './server-watch.ts';
+export { compositeStore } from './composite-store.ts';
+export { tokenFileReader } from './token-file.ts';
 export type { DebounceOptions } from './server-debounce.ts';

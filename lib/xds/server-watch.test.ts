@@ -20,10 +20,10 @@ import {
 } from './server-watch.ts';
 
 const T = 'type.googleapis.com/istio.workload.Address';
-const node: Node = { id: 'ztunnel~10.0.0.1~zt.istio-system~istio-system.svc.cluster.local', cluster: '', userAgentName: '', userAgentVersion: '', clientFeatures: [] };
+const node: Node = { id: 'ztunnel~10.0.0.1~zt.istio-system~istio-system.svc.cluster.local', cluster: '', userAgentName: '', dynamicParameters: {}, extensions: [], clientFeatures: [], listeningAddresses: [] };
 
 function req(fields: Partial<DeltaDiscoveryRequest> = {}): DeltaDiscoveryRequest {
-  return { typeUrl: T, resourceNamesSubscribe: [], resourceNamesUnsubscribe: [], initialResourceVersions: {}, responseNonce: '', ...fields };
+  return { typeUrl: T, resourceNamesSubscribe: [], resourceNamesUnsubscribe: [], resourceLocatorsSubscribe: [], resourceLocatorsUnsubscribe: [], initialResourceVersions: {}, responseNonce: '', ...fields };
 }
 
 function res(version: string, aliases?: string[]): XdsStoredResource {

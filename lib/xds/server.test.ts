@@ -44,8 +44,11 @@ function ztunnelNode(ip: string, name: string): Node {
     cluster: '',
     metadata: structFromJson({ NAME: name, NAMESPACE: 'istio-system', NODE_NAME: `node-${name}` }),
     userAgentName: 'test',
-    userAgentVersion: '1',
+    userAgentVersionType: { $case: 'userAgentVersion', userAgentVersion: '1' },
+    dynamicParameters: {},
+    extensions: [],
     clientFeatures: [],
+    listeningAddresses: [],
   };
 }
 const nodeA = ztunnelNode('10.0.0.5', 'zt-a');
@@ -178,7 +181,7 @@ class RawStream {
   }
 
   send(fields: Partial<DeltaDiscoveryRequest>): void {
-    this.#call.write({ typeUrl: ADDR, resourceNamesSubscribe: [], resourceNamesUnsubscribe: [], initialResourceVersions: {}, responseNonce: '', ...fields });
+    this.#call.write({ typeUrl: ADDR, resourceNamesSubscribe: [], resourceNamesUnsubscribe: [], resourceLocatorsSubscribe: [], resourceLocatorsUnsubscribe: [], initialResourceVersions: {}, responseNonce: '', ...fields });
   }
 
   ack(r: DeltaDiscoveryResponse): void {

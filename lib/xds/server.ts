@@ -392,6 +392,7 @@ export class DeltaXdsServer<C = unknown> {
       nonce,
       resources: plan.resources.map((r) => ({ name: r.name, version: r.stored.version, resource: r.stored.resource, aliases: [...(r.stored.aliases ?? [])] })),
       removedResources: plan.removed,
+      removedResourceNames: [],
     };
     recordSent(w, nonce, plan, now);
     conn.call.write(response);

@@ -1,0 +1,103 @@
+// The waypoint's clusters (fact sheet §2.3): per service port an EDS cluster for each chain it has
+// (`inbound-vip|<port>|http|<host>`, `…|tcp|…`) with Istio's defaults (LEAST_REQUEST, 10 s connect
+// timeout, circuit breakers at MaxUint32, `istio.services` metadata for telemetry), and the two
+// static clusters of the HBONE plumbing, `main_internal` and `connect_originate`.
+import { ApiVersion, Cluster_DiscoveryType as DiscoveryType, Cluster_LbPolicy as LbPolicy, httpProtocolOptionsCodec, packAny, upstreamTlsContextCodec, type MessageInput } from '../../../lib/proto/index.ts';
+import { CONNECT_ORIGINATE, HBONE_PORT, inboundVipName, MAIN_INTERNAL, SDS_DEFAULT, SDS_ROOT_CA, type ChainProtocol } from './names.ts';
+import type { ServicePortPlan } from './plan.ts';
+import type * as envoy from '../../../lib/proto/index.ts';
+
+type Cluster = MessageInput<envoy.Cluster>;
+
+export const HTTP_PROTOCOL_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+const MAX_UINT32 = 4294967295;
+const CONNECT_TIMEOUT = { seconds: 10, nanos: 0 };
+const ADS: MessageInput<envoy.ConfigSource> = { configSourceSpecifier: { $case: 'ads', ads: {} }, resourceApiVersion: ApiVersion.V3 };
+
+function defaultCircuitBreakers(): MessageInput<envoy.CircuitBreakers> {
+  return { thresholds: [{ maxConnections: MAX_UINT32, maxPendingRequests: MAX_UINT32, maxRequests: MAX_UINT32, maxRetries: MAX_UINT32, trackRemaining: true }] };
+}
+
+function http2Options(): MessageInput<envoy.HttpProtocolOptions> {
+  return { upstreamProtocolOptions: { $case: 'explicitHttpConfig', explicitHttpConfig: { protocolConfig: { $case: 'http2ProtocolOptions', http2ProtocolOptions: {} } } } };
+}
+
+/** One EDS cluster of a service port. */
+export function inboundVipCluster(p: ServicePortPlan, protocol: ChainProtocol): Cluster {
+  const name = inboundVipName(p.port, protocol, p.host);
+  const cluster: Cluster = {
+    name,
+    clusterDiscoveryType: { $case: 'type', type: DiscoveryType.EDS },
+    edsClusterConfig: { edsConfig: ADS, serviceName: name },
+    connectTimeout: CONNECT_TIMEOUT,
+    lbPolicy: LbPolicy.LEAST_REQUEST,
+    circuitBreakers: defaultCircuitBreakers(),
+    metadata: { filterMetadata: { istio: { services: [{ host: p.host, name: p.name, namespace: p.namespace }] } } },
+  };
+  if (protocol === 'http') {
+    const options: MessageInput<envoy.HttpProtocolOptions> = p.protocol.http2
+      ? http2Options()
+      : { upstreamProtocolOptions: { $case: 'useDownstreamProtocolConfig', useDownstreamProtocolConfig: { httpProtocolOptions: {}, http2ProtocolOptions: {} } } };
+    cluster.typedExtensionProtocolOptions = { [HTTP_PROTOCOL_OPTIONS_KEY]: packAny(httpProtocolOptionsCodec, options) };
+  }
+  return cluster;
+}
+
+/** `main_internal`: the CONNECT from connect_terminate into the internal listener of the same name. */
+export function mainInternalCluster(): Cluster {
+  return {
+    name: MAIN_INTERNAL,
+    clusterDiscoveryType: { $case: 'type', type: DiscoveryType.STATIC },
+    connectTimeout: CONNECT_TIMEOUT,
+    lbPolicy: LbPolicy.ROUND_ROBIN,
+    loadAssignment: {
+      clusterName: MAIN_INTERNAL,
+      endpoints: [{ lbEndpoints: [{ hostIdentifier: { $case: 'endpoint', endpoint: { address: { address: { $case: 'envoyInternalAddress', envoyInternalAddress: { addressNameSpecifier: { $case: 'serverListenerName', serverListenerName: MAIN_INTERNAL } } } } } } }] }],
+    },
+    typedExtensionProtocolOptions: { [HTTP_PROTOCOL_OPTIONS_KEY]: packAny(httpProtocolOptionsCodec, http2Options()) },
+  };
+}
+
+/**
+ * `connect_originate`: HBONE out, to the original destination's port 15008 (the endpoint id the EDS
+ * endpoint names), TLS 1.3 with ALPN h2 and the waypoint's own certificate, peers of the trust domain.
+ */
+export function connectOriginateCluster(trustDomain: string): Cluster {
+  const tls = packAny(upstreamTlsContextCodec, {
+    commonTlsContext: {
+      tlsParams: { tlsMinimumProtocolVersion: 4 /* TLSv1_3 */, tlsMaximumProtocolVersion: 4 },
+      alpnProtocols: ['h2'],
+      tlsCertificateSdsSecretConfigs: [{ name: SDS_DEFAULT, sdsConfig: ADS }],
+      validationContextType: {
+        $case: 'combinedValidationContext',
+        combinedValidationContext: {
+          defaultValidationContext: { matchTypedSubjectAltNames: [{ sanType: 3 /* URI */, matcher: { matchPattern: { $case: 'prefix', prefix: `spiffe://${trustDomain}/` } } }] },
+          validationContextSdsSecretConfig: { name: SDS_ROOT_CA, sdsConfig: ADS },
+        },
+      },
+    },
+  });
+  return {
+    name: CONNECT_ORIGINATE,
+    clusterDiscoveryType: { $case: 'type', type: DiscoveryType.ORIGINAL_DST },
+    lbPolicy: LbPolicy.CLUSTER_PROVIDED,
+    connectTimeout: CONNECT_TIMEOUT,
+    cleanupInterval: { seconds: 60, nanos: 0 },
+    lbConfig: { $case: 'originalDstLbConfig', originalDstLbConfig: { upstreamPortOverride: HBONE_PORT, metadataKey: { key: 'envoy.filters.listener.original_dst', path: [{ segment: { $case: 'key', key: 'waypoint' } }] } } },
+    circuitBreakers: defaultCircuitBreakers(),
+    transportSocket: { name: 'envoy.transport_sockets.tls', configType: { $case: 'typedConfig', typedConfig: tls } },
+    typedExtensionProtocolOptions: { [HTTP_PROTOCOL_OPTIONS_KEY]: packAny(httpProtocolOptionsCodec, http2Options()) },
+  };
+}
+
+/** Every cluster of the waypoint, by name. */
+export function waypointClusters(ports: readonly ServicePortPlan[], trustDomain: string): Map<string, Cluster> {
+  const out = new Map<string, Cluster>();
+  out.set(MAIN_INTERNAL, mainInternalCluster());
+  out.set(CONNECT_ORIGINATE, connectOriginateCluster(trustDomain));
+  for (const p of ports) {
+    if (p.chains.http) out.set(inboundVipName(p.port, 'http', p.host), inboundVipCluster(p, 'http'));
+    if (p.chains.tcp) out.set(inboundVipName(p.port, 'tcp', p.host), inboundVipCluster(p, 'tcp'));
+  }
+  return out;
+}

@@ -1,0 +1,55 @@
+// What a waypoint serves, before it is written as Envoy resources: one plan per port of each Service
+// bound to it, with the VIPs, the protocol (which chains), and the endpoints behind it. Listeners,
+// clusters, routes and load assignments are each a function of these plans.
+import type { V1Service } from '@kubernetes/client-node';
+import type { ModelOptions } from '../model/options.ts';
+import { namespacedHostname, serviceHostname, serviceVips } from '../model/services.ts';
+import type { EndpointIndex, PortEndpoint } from './endpoints.ts';
+import { portProtocol, type PortProtocol } from './protocol.ts';
+
+export interface ServicePortPlan {
+  /** The Service's FQDN. */
+  host: string;
+  name: string;
+  namespace: string;
+  /** The Service port (what the CONNECT target carries with a VIP). */
+  port: number;
+  /** The port's name, for diagnostics. */
+  portName: string;
+  vips: readonly string[];
+  protocol: PortProtocol;
+  chains: { http: boolean; tcp: boolean };
+  endpoints: readonly PortEndpoint[];
+}
+
+/** Plans of `services` (already bound to the waypoint), in service order then port order; UDP ports and VIP-less Services have none. */
+export function planServicePorts(services: readonly V1Service[], endpoints: EndpointIndex, options: ModelOptions): ServicePortPlan[] {
+  const out: ServicePortPlan[] = [];
+  for (const svc of services) {
+    const name = svc.metadata?.name ?? '';
+    const namespace = svc.metadata?.namespace ?? '';
+    // A headless Service has no VIP to match a CONNECT target on (istiod skips those too).
+    const vips = serviceVips(svc);
+    if (vips.length === 0) continue;
+    const host = serviceHostname(name, namespace, options.domainSuffix);
+    const byPort = endpoints.get(namespacedHostname(namespace, host));
+    const seen = new Set<number>();
+    for (const p of svc.spec?.ports ?? []) {
+      const protocol = portProtocol(p);
+      if (protocol.kind === 'udp' || seen.has(p.port)) continue;
+      seen.add(p.port);
+      out.push({
+        host,
+        name,
+        namespace,
+        port: p.port,
+        portName: p.name ?? '',
+        vips,
+        protocol,
+        chains: { http: protocol.kind !== 'tcp', tcp: protocol.kind !== 'http' },
+        endpoints: byPort?.get(p.port) ?? [],
+      });
+    }
+  }
+  return out;
+}
