@@ -18,7 +18,7 @@ import { registerTcpMetrics } from '../../lib/metrics/istio-tcp.ts';
 import { Registry } from '../../lib/metrics/registry.ts';
 import { closeFd, connectTcp, openNetns } from '../../lib/netns/index.ts';
 import { applyInpodRules } from '../../lib/redirect/index.ts';
-import { SecretManager } from '../../ztunnel/src/identity/secret-manager.ts';
+import { SecretManager } from '../../lib/identity/secret-manager.ts';
 import { startPodProxy, type PodProxy } from '../../ztunnel/src/inpod/pod-proxy.ts';
 import { RoundRobin } from '../../ztunnel/src/proxy/build-request.ts';
 import { ConnectionManager } from '../../ztunnel/src/proxy/connection-manager.ts';

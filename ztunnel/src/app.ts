@@ -4,6 +4,8 @@
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { HbonePool } from '../../lib/hbone/index.ts';
 import { CertificateAuthority, issueWorkloadCertificate } from '../../lib/identity/index.ts';
+import { createCaIssuer, parseCaAddress, type CaClient } from '../../lib/identity/ca-client.ts';
+import { SecretManager, type Issuer } from '../../lib/identity/secret-manager.ts';
 import { createLogger, type Logger } from '../../lib/log/logger.ts';
 import { registerTcpMetrics } from '../../lib/metrics/istio-tcp.ts';
 import { Registry } from '../../lib/metrics/registry.ts';
@@ -13,8 +15,6 @@ import { startOpsServers } from './admin/servers.ts';
 import type { ZtunnelConfig } from './config.ts';
 import { parseLocalConfig } from './config/local-config.ts';
 import { dnsProxyDeps } from './dns/pod-dns.ts';
-import { createCaIssuer, parseCaAddress, type CaClient } from './identity/ca-client.ts';
-import { SecretManager, type Issuer } from './identity/secret-manager.ts';
 import { WorkloadManager } from './inpod/workload-manager.ts';
 import { ZdsClient } from './inpod/zds-client.ts';
 import { workloadManagerConsumer } from './inpod/zds-workloads.ts';

@@ -28,3 +28,46 @@ describe('control-plane headers and proxy mode', () => {
     expect(d.ok && { xds: d.config.xdsHeaders, mode: d.config.proxyMode }).toEqual({ xds: {}, mode: 'shared' });
   });
 });
+
+describe('CA settings from the environment', () => {
+  it("uses Istio's defaults", () => {
+    const r = configFromEnv({ NODE_NAME: 'n' });
+    expect(r.ok && r.config).toMatchObject({ secretTtlS: 86400, clusterId: 'Kubernetes', caRootCaPath: '/var/run/secrets/istio/root-cert.pem' });
+    expect(r.ok && r.config.caAddress).toBeUndefined();
+    expect(r.ok && r.config.authTokenPath).toBeUndefined();
+  });
+
+  it('reads CA_ADDRESS, CA_ROOT_CA, ALT_CA_HOSTNAME, AUTH_TOKEN and the cluster id', () => {
+    const r = configFromEnv({
+      NODE_NAME: 'n',
+      CA_ADDRESS: 'https://istiod.istio-system.svc:15012',
+      CA_ROOT_CA: '/etc/ca.pem',
+      ALT_CA_HOSTNAME: 'istiod.example',
+      AUTH_TOKEN: '/t/istio-token',
+      CLUSTER_ID: 'c2',
+    });
+    expect(r).toMatchObject({
+      ok: true,
+      config: { caAddress: 'https://istiod.istio-system.svc:15012', caRootCaPath: '/etc/ca.pem', altCaHostname: 'istiod.example', authTokenPath: '/t/istio-token', clusterId: 'c2' },
+    });
+    expect(configFromEnv({ NODE_NAME: 'n', ISTIO_META_CLUSTER_ID: 'c1', CLUSTER_ID: 'c2' })).toMatchObject({ config: { clusterId: 'c1' } });
+  });
+
+  it.each([
+    ['3600', 3600],
+    ['24h', 86400],
+    ['1h30m', 5400],
+    ['90s', 90],
+    ['1.5h', 5400],
+  ])('SECRET_TTL=%s is %d s', (v, want) => {
+    expect(configFromEnv({ NODE_NAME: 'n', SECRET_TTL: v })).toMatchObject({ ok: true, config: { secretTtlS: want } });
+  });
+
+  it('rejects a bad SECRET_TTL or CA_ADDRESS', () => {
+    expect(configFromEnv({ NODE_NAME: 'n', SECRET_TTL: '1 day', CA_ADDRESS: 'unix:///x' })).toEqual({
+      ok: false,
+      errors: ['SECRET_TTL: not a duration of at least 1s (seconds or e.g. 24h): 1 day', 'CA_ADDRESS: expected https://host:port or http://host:port: unix:///x'],
+    });
+    expect(configFromEnv({ NODE_NAME: 'n', SECRET_TTL: '0s' })).toMatchObject({ ok: false });
+  });
+});

@@ -1,13 +1,8 @@
 // `/config_dump` of ztunnel's admin port, shaped like Istio's: workloads, services, policies (the
 // flattened proxy state), certificates, and the static config and version.
+import type { CertificateDumpEntry } from '../../../lib/identity/secret-manager.ts';
 import type { ProxyState } from '../state/proxy-state.ts';
 import { workloadIdentity } from '../state/types.ts';
-
-export interface CertificateDumpEntry {
-  identity: string;
-  state: 'Available' | 'Initializing' | 'Unavailable';
-  certChain: { pem: string; serialNumber: string; validFrom: string; expirationTime: string }[];
-}
 
 export interface ConfigDumpInputs {
   state: ProxyState;

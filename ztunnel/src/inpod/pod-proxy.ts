@@ -9,7 +9,7 @@ import type { ResponseFlag } from '../../../lib/metrics/istio-tcp.ts';
 import { connectTcp, getOriginalDst } from '../../../lib/netns/index.ts';
 import { startPodDns, type DnsProxyDeps } from '../dns/pod-dns.ts';
 import type { DnsServer } from '../dns/server.ts';
-import type { SecretManager } from '../identity/secret-manager.ts';
+import type { SecretManager } from '../../../lib/identity/secret-manager.ts';
 import type { EndpointPicker } from '../proxy/build-request.ts';
 import type { ConnectionManager } from '../proxy/connection-manager.ts';
 import { inboundHandler } from '../proxy/inbound.ts';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createTestPki } from '../../../lib/hbone/test-fixtures.ts';
-import { issueWorkloadCertificate, type WorkloadCertificate } from '../../../lib/identity/index.ts';
+import { createTestPki } from '../hbone/test-fixtures.ts';
+import { issueWorkloadCertificate, type WorkloadCertificate } from './index.ts';
 import { MAX_RETRY_BACKOFF_MS, SecretManager } from './secret-manager.ts';
 
 const ID = 'spiffe://cluster.local/ns/a/sa/sleep';
@@ -29,6 +29,24 @@ describe('SecretManager', () => {
     expect(errors).toEqual(['CA down']);
     expect(sm.dump()[0]).toMatchObject({ state: 'Unavailable', certChain: [] });
     sm.close();
+  });
+
+  it('current() returns the certificate in hand without fetching, and nothing once it expired', async () => {
+    const pki = await createTestPki();
+    let calls = 0;
+    const sm = new SecretManager(async (id) => {
+      calls++;
+      return issueWorkloadCertificate(pki.ca, id);
+    });
+    expect(sm.current(ID)).toBeUndefined();
+    expect(calls).toBe(0);
+    const cert = await sm.get(ID);
+    expect(sm.current(ID)).toBe(cert);
+    sm.close();
+    const expired = new SecretManager(async () => ({ ...cert, notAfter: new Date(Date.now() - 1) }));
+    await expired.get(ID);
+    expect(expired.current(ID)).toBeUndefined();
+    expired.close();
   });
 
   describe('with fake timers', () => {

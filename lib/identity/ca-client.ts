@@ -1,19 +1,25 @@
-// ztunnel's client for Istio's CA (`istio.v1.auth.IstioCertificateService/CreateCertificate`,
-// fact sheet §5): per identity a fresh P-256 key and CSR, one unary call with the node's bearer
-// token and cluster id, and a checked response turned into a WorkloadCertificate. Caching, refresh
-// and backoff belong to SecretManager; this module only fetches, at most `maxConcurrent` at a time.
+// The client for Istio's CA (`istio.v1.auth.IstioCertificateService/CreateCertificate`, fact
+// sheet §5), shared by ztunnel (impersonating the pods of its node) and the waypoint (its own
+// identity): per identity a fresh P-256 key and CSR, one unary call with the caller's bearer token
+// and cluster id, and a checked response turned into a WorkloadCertificate. Caching, refresh and
+// backoff belong to SecretManager; this module only fetches, at most `maxConcurrent` at a time.
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import { Client, Metadata, credentials, status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
-import { CertificateError, createCsr, spiffeIdString, splitPemCertificates, uriSans, workloadCertificateFromChain, type WorkloadCertificate } from '../../../lib/identity/index.ts';
-import type { Counter } from '../../../lib/metrics/registry.ts';
-import { IMPERSONATED_IDENTITY, createCertificateMethod, structFromJson, type IstioCertificateRequest, type IstioCertificateResponse } from '../../../lib/proto/index.ts';
+import type { Counter } from '../metrics/registry.ts';
+import { IMPERSONATED_IDENTITY, createCertificateMethod, structFromJson, type IstioCertificateRequest, type IstioCertificateResponse } from '../proto/index.ts';
+import { workloadCertificateFromChain, type WorkloadCertificate } from './certificate.ts';
+import { createCsr } from './csr.ts';
+import { CertificateError } from './errors.ts';
+import { uriSans } from './san.ts';
+import { spiffeIdString } from './spiffe.ts';
+import { splitPemCertificates } from './x509.ts';
 import type { Issuer } from './secret-manager.ts';
 
 /** Istio's SECRET_TTL default. */
 export const DEFAULT_SECRET_TTL_SECONDS = 24 * 3600;
-/** ztunnel runs at most this many CreateCertificate calls at once. */
+/** At most this many CreateCertificate calls run at once (ztunnel's limit). */
 export const DEFAULT_MAX_CONCURRENT_FETCHES = 8;
 export const DEFAULT_CA_TIMEOUT_MS = 10_000;
 
@@ -97,7 +103,7 @@ export function parseCaAddress(address: string): CaTarget {
   return { target: `${url.hostname}:${url.port || (tls ? '443' : '80')}`, tls };
 }
 
-/** Pure: the request ztunnel sends for one identity (fact sheet §5.2). */
+/** Pure: the request for one identity (fact sheet §5.2); impersonation only for a shared node proxy. */
 export function buildCertificateRequest(identity: string, csrPem: string, opts: { ttlSeconds: number; impersonate: boolean }): IstioCertificateRequest {
   return {
     csr: csrPem,
@@ -202,7 +208,7 @@ export function createCaIssuer(opts: CaClientOptions): CaClient {
     ? credentials.createFromSecureContext(createSecureContext({ minVersion: 'TLSv1.3', ...(opts.rootCaPem ? { ca: opts.rootCaPem } : {}) }))
     : credentials.createInsecure();
   const client = new Client(target, creds, {
-    // Same liveness settings as ztunnel's control-plane channel (fact sheet §4.1).
+    // Same liveness settings as the control-plane channel (fact sheet §4.1).
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
     ...(opts.serverName ? { 'grpc.ssl_target_name_override': opts.serverName, 'grpc.default_authority': opts.serverName } : {}),

@@ -1,11 +1,18 @@
-// Workload certificates of the identities this ztunnel serves: fetched on first use (concurrent
-// callers share one request), refreshed at half-life, retried with backoff, dropped when no pod of
-// that identity is left. The issuer is the CA client, or a local CA in standalone mode.
+// Workload certificates of the identities a proxy serves (ztunnel: one per pod identity; waypoint:
+// its own): fetched on first use (concurrent callers share one request), refreshed at half-life,
+// retried with backoff while the still-valid one stays in use, dropped on `forget`. The issuer is
+// the CA client, or a local CA in standalone mode.
 import { X509Certificate } from 'node:crypto';
-import { refreshTime, type WorkloadCertificate } from '../../../lib/identity/index.ts';
-import type { CertificateDumpEntry } from '../admin/config-dump.ts';
+import { refreshTime, type WorkloadCertificate } from './certificate.ts';
 
 export type Issuer = (identity: string) => Promise<WorkloadCertificate>;
+
+/** One identity in a proxy's `/config_dump` `certificates` (Istio's ztunnel shape). */
+export interface CertificateDumpEntry {
+  identity: string;
+  state: 'Available' | 'Initializing' | 'Unavailable';
+  certChain: { pem: string; serialNumber: string; validFrom: string; expirationTime: string }[];
+}
 
 /** Longest wait between failed fetches (fact sheet §5.2). */
 export const MAX_RETRY_BACKOFF_MS = 150_000;
@@ -34,6 +41,12 @@ export class SecretManager {
     const e = this.entry(identity);
     if (e.current && e.current.notAfter.getTime() > Date.now()) return e.current;
     return this.fetch(identity, e);
+  }
+
+  /** The certificate in hand while it is still valid; never fetches (for synchronous callers). */
+  current(identity: string): WorkloadCertificate | undefined {
+    const c = this.entries.get(identity)?.current;
+    return c && c.notAfter.getTime() > Date.now() ? c : undefined;
   }
 
   /** Starts fetching ahead of the first connection (a pod was added). */
