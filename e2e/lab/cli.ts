@@ -1,8 +1,23 @@
-// `e2e/lab/lab`: up [--nodes N] | down [--all] | status | kubectl ARGS... | exec -n NS POD -- CMD ARGS...
+// `e2e/lab/lab`: up [--nodes N] | down [--all] | status | kubectl ARGS... | ambientctl ARGS... |
+// exec -n NS POD -- CMD ARGS...
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { REPO_ROOT } from './config.ts';
 import { down, execInteractive, kubectlArgs, LabError, requireLab, status, up } from './lab.ts';
+import type { LabState } from './state.ts';
 
-const USAGE = `usage: lab up [--nodes N] | down [--all] | status | kubectl ARGS... | exec -n NS POD -- CMD [ARGS...]`;
+const USAGE = `usage: lab up [--nodes N] | down [--all] | status | kubectl ARGS... | ambientctl ARGS... | exec -n NS POD -- CMD [ARGS...]`;
+
+/** ambientctl against the lab: its admin kubeconfig, and the ztunnels' admin endpoints when the mesh harness runs them. */
+function ambientctlEnv(state: LabState): NodeJS.ProcessEnv {
+  const admin = Object.entries(state.ztunnelAdminPorts ?? {}).map(([node, port]) => `${node}=http://127.0.0.1:${port}`).join(',');
+  return {
+    NODE_OPTIONS: '--disable-warning=ExperimentalWarning',
+    ...process.env,
+    KUBECONFIG: state.kubeconfig,
+    ...(admin ? { AMBIENTCTL_ZTUNNEL_ADMIN: admin } : {}),
+  };
+}
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -36,6 +51,14 @@ async function main(argv: string[]): Promise<number> {
       return await new Promise<number>((resolve) => {
         const child = spawn(file!, args, { stdio: 'inherit' });
         child.on('exit', (code) => resolve(code ?? 1));
+      });
+    }
+    case 'ambientctl': {
+      const state = requireLab();
+      return await new Promise<number>((resolve) => {
+        const child = spawn(process.execPath, [join(REPO_ROOT, 'cli/src/ambientctl.ts'), ...rest], { stdio: 'inherit', env: ambientctlEnv(state) });
+        child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+        child.on('error', () => resolve(127));
       });
     }
     case 'exec': {

@@ -209,12 +209,38 @@ export interface PodRef {
   netns: string;
   podIp: string;
   node: string;
+  /** `<lab>/pods/<ns>_<name>_<uid>`: container logs `<container>.log`, the pod root `root/` (containers' cwd). */
+  dir: string;
+  /** The current process of each container (null while it waits to restart) and its log file. */
+  containers: Record<string, { pid: number | null; log: string }>;
 }
 
 export function podRef(namespace: string, name: string, state = requireLab()): PodRef {
   const file = join(state.dir, 'pods', `${namespace}_${name}.json`);
   if (!existsSync(file)) throw new LabError('LAB_POD_NOT_FOUND', `pod ${namespace}/${name} is not running on any lab node`);
   return JSON.parse(readFileSync(file, 'utf8')) as PodRef;
+}
+
+/** A container's log file: `<lab>/pods/<ns>_<name>_<uid>/<container>.log` (stdout and stderr, kept across restarts). */
+export function podLogPath(namespace: string, name: string, container: string, state = requireLab()): string {
+  const ref = podRef(namespace, name, state);
+  return join(ref.dir, `${container}.log`);
+}
+
+/** A container's log lines that are JSON objects, parsed (other lines, and a line being written, are skipped). */
+export function podLogLines(namespace: string, name: string, container: string, state = requireLab()): Record<string, unknown>[] {
+  const file = podLogPath(namespace, name, container, state);
+  if (!existsSync(file)) return [];
+  const out: Record<string, unknown>[] = [];
+  for (const l of readFileSync(file, 'utf8').split('\n')) {
+    if (!l.startsWith('{')) continue;
+    try {
+      out.push(JSON.parse(l) as Record<string, unknown>);
+    } catch {
+      /* a line being written */
+    }
+  }
+  return out;
 }
 
 /** Runs a host command inside a pod's network namespace and returns its output (exit code kept). */

@@ -33,6 +33,8 @@ export interface LabState {
   processes: LabProcess[];
   startedAt: string;
   phase: 'starting' | 'up';
+  /** Node name → its ztunnel's admin port on 127.0.0.1, while the mesh harness runs (for `lab ambientctl`). */
+  ztunnelAdminPorts?: Record<string, number>;
 }
 
 export function readState(): LabState | undefined {

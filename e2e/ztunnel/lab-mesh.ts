@@ -5,6 +5,7 @@
 // to that node's ztunnel over ZDS. Processes are recorded in the lab state, so `lab down` reaps them.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { createSelfSignedRoot } from '../../lib/identity/index.ts';
@@ -13,7 +14,7 @@ import { applyInpodRules, removeInpodRules, type RedirectFlavour } from '../../l
 import { ZdsServer, type ZdsWorkloadInfo } from '../../lib/zds/index.ts';
 import { REPO_ROOT } from '../lab/config.ts';
 import { startDaemon, tail } from '../lab/daemons.ts';
-import { kubectlSync, podRef } from '../lab/lab.ts';
+import { kubectlSync, podLogLines, podLogPath, podRef } from '../lab/lab.ts';
 import { pollUntil } from '../lab/poll.ts';
 import { isAlive, writeState, type LabNode, type LabState } from '../lab/state.ts';
 import { checkAllTls, readPcapTcp, type TlsCheck } from './pcap.ts';
@@ -56,6 +57,28 @@ export interface ControllerProcess {
   pid: number;
   log: string;
   ports: { grpc: number; grpcTls: number; monitoring: number };
+}
+
+/** A waypoint pod's current process (the kubelet stand-in runs it on the host, data plane in the pod netns). */
+export interface WaypointProcess {
+  pid: number;
+  /** Its 15008 in the pod netns, and its ops ports on the host's loopback (ephemeral in the lab). */
+  ports: { hbone: number; admin: number; stats: number; readiness: number };
+  /** The container log file (JSON lines). */
+  log: string;
+}
+
+/** Env the controller adds to every waypoint container in the lab: several waypoints share the host's ports. */
+export const LAB_WAYPOINT_EXTRA_ENV = { ADMIN_ADDR: '127.0.0.1:0', STATS_ADDR: '127.0.0.1:0', READINESS_ADDR: '127.0.0.1:0' };
+
+/** A loopback port free right now (the controller's TLS port must be known before it starts: waypoints get it in their env). */
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const addr = srv.address();
+  await new Promise((r) => srv.close(r));
+  if (addr === null || typeof addr === 'string') throw new Error('no TCP address');
+  return addr.port;
 }
 
 export interface AgentProcess {
@@ -132,6 +155,7 @@ export class LabMesh {
       }
       if (!mesh.controllerProc) mesh.writeConfigs(await mesh.buildConfig());
       for (const node of mesh.nodes.values()) node.current = await mesh.startZtunnel(node);
+      mesh.recordZtunnelAdmin();
       return mesh;
     } catch (err) {
       await mesh.stop();
@@ -164,13 +188,18 @@ metadata: { name: ztunnel-${n.name}, namespace: istio-system, labels: { app: ztu
 spec: { nodeName: ${n.name}, hostNetwork: true, serviceAccountName: ztunnel, containers: [{ name: istio-proxy, image: lab/sleep }] }`).join('\n')}
 `);
     const log = join(this.dir, `controller-${++this.controllerStarts}.log`);
+    // Waypoint pods run on the host (data plane in their pod netns) and reach xDS + CA on loopback,
+    // over TLS checked against the published root with the serving certificate's name istiod's.
+    const grpcTls = await freePort();
     const p = startDaemon('controller', [process.execPath, CONTROLLER_MAIN], log, this.lab.runId, {
       NODE_OPTIONS: '--disable-warning=ExperimentalWarning',
       KUBECONFIG: this.lab.kubeconfig,
       POD_NAME: 'ambient-controller-lab',
       GRPC_ADDR: '127.0.0.1:0',
-      GRPC_TLS_ADDR: '127.0.0.1:0',
+      GRPC_TLS_ADDR: `127.0.0.1:${grpcTls}`,
       MONITORING_ADDR: '127.0.0.1:0',
+      DISCOVERY_ADDRESS: `127.0.0.1:${grpcTls}`,
+      WAYPOINT_EXTRA_ENV: JSON.stringify(LAB_WAYPOINT_EXTRA_ENV),
     });
     this.lab.processes.push(p);
     writeState(this.lab);
@@ -194,6 +223,28 @@ spec: { nodeName: ${n.name}, hostNetwork: true, serviceAccountName: ztunnel, con
   controller(): ControllerProcess {
     if (!this.controllerProc) throw new Error('no controller (started without controller: true)');
     return this.controllerProc;
+  }
+
+  /**
+   * The current process of waypoint pod ns/podName, from its container log (the latest
+   * `waypoint started` line: bound ports) and the kubelet's exec index (pid); undefined until the
+   * waypoint has started.
+   */
+  waypointProcess(namespace: string, podName: string): WaypointProcess | undefined {
+    return waypointProcess(this.lab, namespace, podName);
+  }
+
+  /** A pod's container log lines parsed as JSON (e.g. a waypoint's access log). */
+  podLogLines(namespace: string, podName: string, container = 'istio-proxy'): Record<string, unknown>[] {
+    return podLogLines(namespace, podName, container, this.lab);
+  }
+
+  /** Records each node's ztunnel admin port in the lab state, for `lab ambientctl`. */
+  private recordZtunnelAdmin(): void {
+    const ports: Record<string, number> = {};
+    for (const n of this.nodes.values()) if (n.current) ports[n.name] = n.current.ports.admin;
+    this.lab.ztunnelAdminPorts = Object.keys(ports).length ? ports : undefined;
+    writeState(this.lab);
   }
 
   private constructor(lab: LabState, flavour: RedirectFlavour, nodeAgent: boolean) {
@@ -458,6 +509,7 @@ spec: { nodeName: ${n.name}, hostNetwork: true, serviceAccountName: ztunnel, con
     const old = n.current;
     const next = await this.startZtunnel(n);
     n.current = next;
+    this.recordZtunnelAdmin();
     if (old) await this.stopProcess(old);
     return next;
   }
@@ -481,9 +533,11 @@ spec: { nodeName: ${n.name}, hostNetwork: true, serviceAccountName: ztunnel, con
   async stop(): Promise<void> {
     for (const n of this.nodes.values()) {
       if (n.current) await this.stopProcess(n.current);
+      n.current = undefined;
       if (n.agent) await this.stopPid(n.agent.pid, 'SIGTERM');
       n.zds?.close();
     }
+    this.recordZtunnelAdmin();
     if (this.controllerProc) await this.stopPid(this.controllerProc.pid, 'SIGTERM');
     for (const e of this.enrolled.values()) {
       try {
@@ -496,6 +550,29 @@ spec: { nodeName: ${n.name}, hostNetwork: true, serviceAccountName: ztunnel, con
     this.enrolled.clear();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** See LabMesh.waypointProcess; usable without a LabMesh handle (e.g. from the CLI). */
+export function waypointProcess(lab: LabState, namespace: string, podName: string): WaypointProcess | undefined {
+  let ref;
+  try {
+    ref = podRef(namespace, podName, lab);
+  } catch {
+    return undefined;
+  }
+  const started = podLogLines(namespace, podName, 'istio-proxy', lab).filter((l) => l.msg === 'waypoint started');
+  const last = started[started.length - 1];
+  if (!last) return undefined;
+  const num = (...keys: string[]): number => Number(keys.map((k) => last[k]).find((v) => v !== undefined) ?? NaN);
+  const current = ref.containers?.['istio-proxy']?.pid;
+  // A line from an earlier process of a restarted container is not the current one's ports.
+  if (last.pid !== undefined && current != null && num('pid') !== current) return undefined;
+  const pid = current ?? num('pid');
+  return {
+    pid,
+    ports: { hbone: num('hbone', 'inbound'), admin: num('admin'), stats: num('stats', 'metrics'), readiness: num('readiness') },
+    log: podLogPath(namespace, podName, 'istio-proxy', lab),
+  };
 }
 
 /** tcpdump on the lab fabric bridge (between the nodes) while `during` runs. */

@@ -1,17 +1,49 @@
-// The lab's "image registry": container images a pod spec may name, mapped to the lab program the
-// kubelet stand-in runs for them (a path relative to the repository root).
-export const CATALOGUE: Readonly<Record<string, string>> = {
-  'lab/http-echo': 'e2e/lab/images/http-echo.ts',
-  'lab/tcp-echo': 'e2e/lab/images/tcp-echo.ts',
-  'lab/sleep': 'e2e/lab/images/sleep.ts',
+// The lab's "image registry": container images a pod spec may name, mapped to the program the
+// kubelet stand-in runs for them (a path relative to the repository root) and how it runs it. The
+// one place that knows which image is which program and which netns arrangement it gets.
+
+/**
+ * How a container's process meets its pod's network namespace (the lab runtime's decision, as a
+ * container runtime chooses the netns):
+ * - `pod-netns`: the whole process runs inside the pod netns (`nsenter --net`), like a container.
+ * - `host-with-pod-netns`: a host process given `POD_NETNS=/run/netns/<pod netns>`; it opens its
+ *   data-plane sockets inside that netns and keeps its control-plane connections (to the
+ *   controller on the host's loopback) in its own. Our waypoint runs so.
+ */
+export type RunMode = 'pod-netns' | 'host-with-pod-netns';
+
+export interface LabImage {
+  program: string;
+  runMode: RunMode;
+}
+
+interface Entry extends LabImage {
+  /** Also found under any registry prefix (`docker.io/…`, `localhost:5000/…`): the charts' `hub` decides it. */
+  anyRegistry?: boolean;
+}
+
+export const CATALOGUE: Readonly<Record<string, Entry>> = {
+  'lab/http-echo': { program: 'e2e/lab/images/http-echo.ts', runMode: 'pod-netns' },
+  'lab/tcp-echo': { program: 'e2e/lab/images/tcp-echo.ts', runMode: 'pod-netns' },
+  'lab/sleep': { program: 'e2e/lab/images/sleep.ts', runMode: 'pod-netns' },
+  'ambient-mesh/waypoint': { program: 'waypoint/src/main.ts', runMode: 'host-with-pod-netns', anyRegistry: true },
 };
 
-/** `lab/http-echo`, `lab/http-echo:v1` and `lab/http-echo@sha256:…` all name the same program. */
-export function resolveImage(image: string): { program: string } | { error: string } {
+/**
+ * `lab/http-echo`, `lab/http-echo:v1` and `lab/http-echo@sha256:…` all name the same program (lab
+ * images have no registry); the project's own images may also carry a registry prefix.
+ */
+export function resolveImage(image: string): LabImage | { error: string } {
   const name = stripTag(image.trim());
-  const program = CATALOGUE[name];
-  if (program !== undefined) return { program };
+  const found = CATALOGUE[name] ?? registryEntry(name);
+  if (found !== undefined) return { program: found.program, runMode: found.runMode };
   return { error: `image "${image}" is not in the lab catalogue (${Object.keys(CATALOGUE).join(', ')})` };
+}
+
+/** `<registry>[/<path>]/ambient-mesh/waypoint`: the part the charts' `hub` adds is ignored. */
+function registryEntry(name: string): Entry | undefined {
+  for (const [key, e] of Object.entries(CATALOGUE)) if (e.anyRegistry && name.endsWith(`/${key}`)) return e;
+  return undefined;
 }
 
 function stripTag(image: string): string {

@@ -2,6 +2,10 @@
 // cleartext HTTP/2 (prior knowledge) on the same port. Each connection's first bytes pick the
 // protocol: the HTTP/2 client preface goes to an http2 server, anything else to an http server.
 // An HTTP/1.1 `Upgrade: h2c` is ignored (answered in HTTP/1.1), which RFC 9110 allows.
+// A gRPC request (HTTP/2, content-type application/grpc*) is a bidirectional echo: every byte of
+// the request body is streamed back as it arrives (so length-prefixed messages come back one by one),
+// then trailers `grpc-status: 0` and `x-echo-pod: <pod>` name who answered. `POST /echo` streams
+// the request body back the same way over HTTP/1.1 or HTTP/2 (for body-integrity checks).
 //
 // Env: PORT (default 8080, 0 = ephemeral), BIND_ADDRESS (default `::`), LOG_REQUESTS=1 to log each
 // request (off by default: the echo server is also a benchmark baseline).
@@ -9,6 +13,7 @@ import { createServer as createHttpServer, type IncomingMessage, type OutgoingHt
 import {
   createServer as createH2Server,
   type Http2ServerRequest,
+  type Http2ServerResponse,
   type ServerHttp2Session,
 } from 'node:http2';
 import { createServer as createNetServer, type Socket } from 'node:net';
@@ -29,7 +34,43 @@ interface Reply {
   on(event: 'close', listener: () => void): unknown;
 }
 
+function isGrpc(req: IncomingMessage | Http2ServerRequest): boolean {
+  return req.httpVersion === '2.0' && String(req.headers['content-type'] ?? '').startsWith('application/grpc');
+}
+
+/** What `/echo` and gRPC responses need of a response, on both HTTP versions. */
+interface StreamReply {
+  writeHead(status: number, headers: OutgoingHttpHeaders): unknown;
+  write(chunk: Buffer): boolean;
+  end(): unknown;
+  on(event: 'drain', listener: () => void): unknown;
+  addTrailers(trailers: OutgoingHttpHeaders): void;
+}
+
+function isBodyEcho(req: IncomingMessage | Http2ServerRequest): boolean {
+  return req.method === 'POST' && (req.url ?? '').split('?', 1)[0] === '/echo';
+}
+
+/** Streams the request body back as it arrives (backpressure both ways), then the trailers. */
+function streamEcho(req: IncomingMessage | Http2ServerRequest, res: StreamReply, contentType: string, trailers: OutgoingHttpHeaders): void {
+  res.writeHead(200, { 'content-type': contentType, 'x-echo-pod': identity.pod, ...(req.httpVersion === '2.0' ? {} : { trailer: Object.keys(trailers).join(', ') }) });
+  req.on('data', (chunk: Buffer) => {
+    if (!res.write(chunk)) req.pause();
+  });
+  res.on('drain', () => req.resume());
+  req.on('error', () => {
+    /* the peer reset the stream */
+  });
+  req.on('end', () => {
+    res.addTrailers(trailers);
+    res.end();
+    if (logRequests) log('info', 'request', { method: req.method, path: req.url, protocol: 'stream', status: 200 });
+  });
+}
+
 function handle(req: IncomingMessage | Http2ServerRequest, res: Reply): void {
+  if (isGrpc(req)) return streamEcho(req, res as unknown as Http2ServerResponse, String(req.headers['content-type']), { 'grpc-status': '0', 'grpc-message': '', 'x-echo-pod': identity.pod });
+  if (isBodyEcho(req)) return streamEcho(req, res as unknown as StreamReply, 'application/octet-stream', { 'x-echo-pod': identity.pod });
   let bodyBytes = 0;
   req.on('data', (chunk: Buffer) => (bodyBytes += chunk.length));
   req.on('error', () => {
@@ -65,7 +106,9 @@ function handle(req: IncomingMessage | Http2ServerRequest, res: Reply): void {
 }
 
 const http1 = createHttpServer({ requireHostHeader: false }, handle);
-const http2 = createH2Server({}, handle);
+// Streamed echoes keep up to a stream window of response bytes queued per stream: Node's 10 MB
+// session default would refuse a fast 10 MiB echo with ENHANCE_YOUR_CALM.
+const http2 = createH2Server({ maxSessionMemory: 64 }, handle);
 const sockets = new Set<Socket>();
 const sessions = new Set<ServerHttp2Session>();
 http2.on('session', (s: ServerHttp2Session) => {

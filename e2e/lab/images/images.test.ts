@@ -259,12 +259,22 @@ describe('catalogue', () => {
     ['lab/sleep@sha256:0123abcd', 'e2e/lab/images/sleep.ts'],
     [' lab/sleep ', 'e2e/lab/images/sleep.ts'],
   ])('%s → %s', (image, program) => {
-    expect(resolveImage(image)).toEqual({ program });
+    expect(resolveImage(image)).toEqual({ program, runMode: 'pod-netns' });
   });
 
-  it.each(['lab/nginx', 'docker.io/lab/http-echo', 'http-echo', 'localhost:5000/lab/sleep', ''])('rejects %j', (image) => {
+  it.each([
+    'ambient-mesh/waypoint',
+    'ambient-mesh/waypoint:0.1.0',
+    'docker.io/ambient-mesh/waypoint:0.1.0',
+    'localhost:5000/ambient-mesh/waypoint@sha256:0123abcd',
+    'ghcr.io/org/ambient-mesh/waypoint:dev',
+  ])('%s → the waypoint, a host process with its data plane in the pod netns', (image) => {
+    expect(resolveImage(image)).toEqual({ program: 'waypoint/src/main.ts', runMode: 'host-with-pod-netns' });
+  });
+
+  it.each(['lab/nginx', 'docker.io/lab/http-echo', 'http-echo', 'localhost:5000/lab/sleep', '', 'waypoint', 'other-mesh/waypoint'])('rejects %j', (image) => {
     expect(resolveImage(image)).toEqual({
-      error: `image "${image}" is not in the lab catalogue (lab/http-echo, lab/tcp-echo, lab/sleep)`,
+      error: `image "${image}" is not in the lab catalogue (lab/http-echo, lab/tcp-echo, lab/sleep, ambient-mesh/waypoint)`,
     });
   });
 });

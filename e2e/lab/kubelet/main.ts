@@ -4,11 +4,13 @@ import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { KubeClient, KubeError } from '../kube-client.ts';
 import { startKubeProxy } from './kube-proxy.ts';
+import { EventRecorder } from './events.ts';
 import { heartbeat } from './node-status.ts';
 import { FakePods, isFakeReady } from './fake-pods.ts';
 import { buildPodStatus } from './pod-status.ts';
 import { PodRuntime } from './pod-runtime.ts';
 import type { Pod, PodRecord } from './types.ts';
+import { VolumeManager } from './volume-manager.ts';
 
 const { values: opt } = parseArgs({
   options: {
@@ -116,6 +118,8 @@ const runtime = new PodRuntime({
   cniConfDir: need('cni-conf-dir'),
   extraCniBinDirs: opt['cni-bin-dir'] ?? [],
   podsDir,
+  volumes: new VolumeManager({ client, log }),
+  events: new EventRecorder(client, nodeName, log),
   log,
   onChange: reportStatus,
 });
@@ -148,7 +152,8 @@ function syncPod(pod: Pod): void {
     return;
   }
   const phase = (pod.status as { phase?: string } | undefined)?.phase;
-  if (!runtime.get(uid) && phase !== 'Succeeded' && phase !== 'Failed') {
+  if (runtime.get(uid)) runtime.updated(pod);
+  else if (phase !== 'Succeeded' && phase !== 'Failed') {
     log('starting pod', { pod: `${pod.metadata.namespace}/${pod.metadata.name}` });
     void runtime.start(pod).catch((err: Error) => log('pod start failed', { pod: pod.metadata.name, error: err.message }));
   }

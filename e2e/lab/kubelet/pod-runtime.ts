@@ -1,5 +1,6 @@
-// Runs pods as processes: a netns per pod made by the node's CNI chain, one process per container
-// (a lab image) started inside it, restarted per restartPolicy, and everything torn down on delete.
+// Runs pods as processes: volumes mounted into a per-pod root (the containers' cwd), a netns per pod
+// made by the node's CNI chain, one process per container (a catalogue image) started inside it or
+// beside it as the catalogue says, restarted per restartPolicy, and everything torn down on delete.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
@@ -8,7 +9,9 @@ import { CNI_BIN_DIR, LAB_RUN_ENV, REPO_ROOT } from '../config.ts';
 import { run } from '../exec.ts';
 import { resolveImage } from '../images/catalogue.ts';
 import { cniAdd, cniDel, loadConflist, type CniRuntimeArgs } from './cni.ts';
+import type { EventRecorder } from './events.ts';
 import type { Container, Pod, PodRecord } from './types.ts';
+import { podRoot, type VolumeManager } from './volume-manager.ts';
 
 export interface RuntimeConfig {
   nodeName: string;
@@ -20,6 +23,8 @@ export interface RuntimeConfig {
   extraCniBinDirs: string[];
   /** Where pods' logs and the exec index (`<ns>_<name>.json`) live. */
   podsDir: string;
+  volumes: VolumeManager;
+  events: EventRecorder;
   onChange: (rec: PodRecord) => void;
   log: (msg: string, fields?: Record<string, unknown>) => void;
 }
@@ -33,6 +38,11 @@ interface Running {
 
 export function podNetnsName(prefix: string, uid: string): string {
   return `${prefix}-p${uid.replace(/-/g, '').slice(0, 10)}`;
+}
+
+/** `<podsDir>/<ns>_<name>_<uid>`: the pod's container logs (`<container>.log`), `root/` and `volumes/`. */
+export function podDirName(rec: { namespace: string; name: string; uid: string }): string {
+  return `${rec.namespace}_${rec.name}_${rec.uid}`;
 }
 
 export class PodRuntime {
@@ -95,6 +105,9 @@ export class PodRuntime {
     this.records.set(uid, rec);
     this.running.set(uid, new Map());
     this.cfg.onChange(rec);
+    // As the kubelet does: volumes before the sandbox; a missing ConfigMap keeps the pod in
+    // ContainerCreating (FailedMount events) and is retried, at once when the object appears.
+    if (!(await this.mountVolumes(pod, rec))) return;
     // As the kubelet does: a failed sandbox is torn down (CNI DEL) and retried with backoff.
     for (let attempt = 0; ; attempt++) {
       try {
@@ -117,10 +130,47 @@ export class PodRuntime {
       }
     }
     if (this.stopping.has(uid)) return;
-    writeFileSync(join(this.cfg.podsDir, `${rec.namespace}_${rec.name}.json`),
-      JSON.stringify({ uid, netns: rec.netns, podIp: rec.podIp, node: this.cfg.nodeName }));
     for (const c of pod.spec.containers) this.startContainer(pod, rec, c);
+    this.writeIndex(rec);
     this.cfg.onChange(rec);
+  }
+
+  /** A newer version of a running pod: its downward-API files follow label and annotation changes. */
+  updated(pod: Pod): void {
+    this.cfg.volumes.podUpdated(pod);
+  }
+
+  private podDir(rec: PodRecord): string {
+    return join(this.cfg.podsDir, podDirName(rec));
+  }
+
+  private async mountVolumes(pod: Pod, rec: PodRecord): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      const r = await this.cfg.volumes.setUp(pod, this.podDir(rec));
+      if (this.stopping.has(rec.uid) || !this.records.has(rec.uid)) return false;
+      if (r.ok) {
+        if (attempt > 0) {
+          for (const c of rec.containers) c.state = { kind: 'waiting', reason: 'ContainerCreating' };
+          this.cfg.onChange(rec);
+        }
+        return true;
+      }
+      this.cfg.log('mount failed', { pod: `${rec.namespace}/${rec.name}`, attempt, error: r.error });
+      for (const c of rec.containers) c.state = { kind: 'waiting', reason: 'ContainerCreating', message: r.error };
+      this.cfg.onChange(rec);
+      void this.cfg.events.record(rec, 'Warning', 'FailedMount', r.error);
+      await this.cfg.volumes.waitForChange(rec.uid, Math.min(1000 * 2 ** attempt, 8000));
+      if (this.stopping.has(rec.uid) || !this.records.has(rec.uid)) return false;
+    }
+  }
+
+  /** The exec index: how `lab exec` and the suites find a pod's netns, IP and container processes. */
+  private writeIndex(rec: PodRecord): void {
+    const slot = this.running.get(rec.uid);
+    if (!slot || this.stopping.has(rec.uid)) return;
+    const containers = Object.fromEntries([...slot].map(([name, r]) => [name, { pid: r.child?.pid ?? null, log: join(this.podDir(rec), `${name}.log`) }]));
+    writeFileSync(join(this.cfg.podsDir, `${rec.namespace}_${rec.name}.json`),
+      JSON.stringify({ uid: rec.uid, netns: rec.netns, podIp: rec.podIp, node: this.cfg.nodeName, dir: this.podDir(rec), containers }));
   }
 
   private startContainer(pod: Pod, rec: PodRecord, spec: Container): void {
@@ -151,11 +201,17 @@ export class PodRuntime {
     }
     const r: Running = slot.get(spec.name) ?? { backoffMs: 1000 };
     slot.set(spec.name, r);
-    const logDir = join(this.cfg.podsDir, `${rec.namespace}_${rec.name}_${rec.uid}`);
+    const logDir = this.podDir(rec);
     mkdirSync(logDir, { recursive: true });
     r.logStream ??= createWriteStream(join(logDir, `${spec.name}.log`), { flags: 'a' });
-    const child = spawn('nsenter', [`--net=/run/netns/${rec.netns}`, '--', process.execPath, program, ...(spec.args ?? [])], {
+    const netnsPath = `/run/netns/${rec.netns}`;
+    // The catalogue decides the netns arrangement; relative paths in env resolve against the pod root.
+    if (image.runMode === 'host-with-pod-netns') env.POD_NETNS = netnsPath;
+    const argv = [process.execPath, program, ...(spec.args ?? [])];
+    const [file, ...args] = image.runMode === 'pod-netns' ? ['nsenter', `--net=${netnsPath}`, '--', ...argv] : argv;
+    const child = spawn(file!, args, {
       env,
+      cwd: podRoot(logDir),
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
@@ -195,6 +251,7 @@ export class PodRuntime {
         r.restartTimer = setTimeout(() => {
           cr.restartCount++;
           this.startContainer(pod, rec, spec);
+          this.writeIndex(rec);
           this.cfg.onChange(rec);
         }, r.backoffMs);
         r.backoffMs = Math.min(r.backoffMs * 2, 30_000);
@@ -237,6 +294,8 @@ export class PodRuntime {
       for (const e of errors) this.cfg.log('CNI DEL failed', { pod: `${rec.namespace}/${rec.name}`, error: e.message });
     }
     run(['ip', 'netns', 'del', rec.netns], { allowFail: true });
+    this.cfg.volumes.tearDown(uid);
+    this.cfg.events.forget(uid);
     rmSync(join(this.cfg.podsDir, `${rec.namespace}_${rec.name}.json`), { force: true });
     this.records.delete(uid);
     this.running.delete(uid);

@@ -1,5 +1,6 @@
 // The parts of Kubernetes objects the kubelet stand-in reads and writes.
 import type { KubeObject } from '../kube-client.ts';
+import type { Volume, VolumeMount } from './volumes.ts';
 
 export interface EnvVar {
   name: string;
@@ -14,6 +15,7 @@ export interface Container {
   command?: string[];
   env?: EnvVar[];
   ports?: { containerPort: number; name?: string; protocol?: string }[];
+  volumeMounts?: VolumeMount[];
 }
 
 export interface Pod extends KubeObject {
@@ -30,6 +32,7 @@ export interface Pod extends KubeObject {
     serviceAccountName?: string;
     hostNetwork?: boolean;
     terminationGracePeriodSeconds?: number;
+    volumes?: Volume[];
   };
   status?: Record<string, unknown>;
 }
