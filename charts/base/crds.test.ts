@@ -83,6 +83,7 @@ const expected: Record<string, { group: string; plural: string; scope: string; v
   GatewayClass: { group: 'gateway.networking.k8s.io', plural: 'gatewayclasses', scope: 'Cluster', versions: ['v1', 'v1beta1'], shortNames: ['gc'], categories: ['gateway-api'] },
   Gateway: { group: 'gateway.networking.k8s.io', plural: 'gateways', scope: 'Namespaced', versions: ['v1', 'v1beta1'], shortNames: ['gtw'], categories: ['gateway-api'] },
   HTTPRoute: { group: 'gateway.networking.k8s.io', plural: 'httproutes', scope: 'Namespaced', versions: ['v1', 'v1beta1'], shortNames: [], categories: ['gateway-api'] },
+  GRPCRoute: { group: 'gateway.networking.k8s.io', plural: 'grpcroutes', scope: 'Namespaced', versions: ['v1'], shortNames: [], categories: ['gateway-api'] },
 };
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -18,7 +18,10 @@ import { allInformers, createInformers, type ControllerInformers } from './kube/
 import { LeaderElector } from './leader/lease.ts';
 import { modelOptions, waypointLookupFromGateways, type AuthorizationPolicy, type Gateway, type GatewayClass, type ModelSnapshot, type PeerAuthentication } from './model/index.ts';
 import { WaypointDeployer, type WaypointSources } from './waypoint/deployer.ts';
-import { kubeWaypointWriter } from './waypoint/kube.ts';
+import { FIELD_MANAGER, kubeWaypointWriter } from './waypoint/kube.ts';
+import { kubeRouteStatusPatcher } from './route-status/kube.ts';
+import { RouteStatusWriter, type RouteStatusSources } from './route-status/writer.ts';
+import type { DestinationRule, GRPCRoute, HTTPRoute, VirtualService } from './waypoint-xds/traffic-types.ts';
 import { WaypointXdsStore } from './waypoint-xds/index.ts';
 import { ModelStore } from './xds/store.ts';
 
@@ -68,7 +71,14 @@ export async function startController(cfg: ControllerConfig, opts: { log?: Logge
   // Envoy xDS for waypoints (per waypoint, from the same caches); served beside the workload types.
   const waypointStore = new WaypointXdsStore(() => {
     const s = snapshot();
-    return { ...s, waypoints: waypointLookupFromGateways(s.gateways ?? [], s.gatewayClasses) };
+    return {
+      ...s,
+      waypoints: waypointLookupFromGateways(s.gateways ?? [], s.gatewayClasses),
+      virtualServices: informers.virtualServices.list() as unknown as VirtualService[],
+      destinationRules: informers.destinationRules.list() as unknown as DestinationRule[],
+      httpRoutes: informers.httpRoutes.list() as unknown as HTTPRoute[],
+      grpcRoutes: informers.grpcRoutes.list() as unknown as GRPCRoute[],
+    };
   }, options, registry);
   const rebuilds = registry.counter('controller_model_rebuilds_total', 'Rebuilds of the xDS resource set from the informer caches', []);
   const rebuildSeconds = registry.counter('controller_model_rebuild_seconds_total', 'Time spent rebuilding the xDS resource set', []);
@@ -80,7 +90,7 @@ export async function startController(cfg: ControllerConfig, opts: { log?: Logge
   const rebuild = () => {
     rebuildTimer = undefined;
     const r = store.rebuild();
-    waypointStore.rebuild();
+    const w = waypointStore.rebuild();
     rebuilds.inc();
     rebuildSeconds.inc({}, r.durationMs / 1000);
     for (const [t, n] of Object.entries(r.counts)) resourcesGauge.set({ type_url: t }, n);
@@ -89,6 +99,13 @@ export async function startController(cfg: ControllerConfig, opts: { log?: Logge
       if (diagnosticsSeen.has(key)) continue;
       diagnosticsSeen.add(key);
       log.warn({ kind: d.kind, object: `${d.namespace}/${d.name}`, severity: d.severity }, d.message);
+    }
+    // Traffic objects (VirtualService, DestinationRule, HTTPRoute, GRPCRoute): each problem logged once.
+    for (const d of w.diagnostics) {
+      const key = `${d.kind}/${d.namespace}/${d.name}: ${d.reason}: ${d.message}`;
+      if (diagnosticsSeen.has(key)) continue;
+      diagnosticsSeen.add(key);
+      log.warn({ kind: d.kind, object: `${d.namespace}/${d.name}`, severity: d.severity, reason: d.reason }, d.message);
     }
   };
   const scheduleRebuild = () => {
@@ -159,16 +176,32 @@ export async function startController(cfg: ControllerConfig, opts: { log?: Logge
     log,
     registry,
   });
+  // HTTPRoute/GRPCRoute status.parents for Service parents (leader only).
+  const routeStatus = new RouteStatusWriter({
+    sources: {
+      httpRoutes: informers.httpRoutes as unknown as RouteStatusSources['httpRoutes'],
+      grpcRoutes: informers.grpcRoutes as unknown as RouteStatusSources['grpcRoutes'],
+      services: informers.services,
+      namespaces: informers.namespaces,
+      others: [informers.gateways as unknown as RouteStatusSources['httpRoutes']],
+      waypoints: () => waypointLookupFromGateways(informers.gateways.list() as unknown as Gateway[], informers.gatewayClasses.list() as unknown as GatewayClass[]),
+    },
+    patcher: kubeRouteStatusPatcher(kc, FIELD_MANAGER),
+    log,
+    registry,
+  });
   const elector = new LeaderElector({
     kubeconfig: kc, namespace: cfg.systemNamespace, name: 'ambient-controller', identity: cfg.podName, log,
     onStartedLeading: () => {
       leading = true;
       publish();
       waypoints.start();
+      routeStatus.start();
     },
     onStoppedLeading: () => {
       leading = false;
       waypoints.stop();
+      routeStatus.stop();
     },
   });
   elector.start();
@@ -191,6 +224,7 @@ export async function startController(cfg: ControllerConfig, opts: { log?: Logge
       if (rebuildTimer) clearTimeout(rebuildTimer);
       elector.stop();
       waypoints.stop();
+      routeStatus.stop();
       xds.close();
       await Promise.all(grpcServers.map((g) => new Promise<void>((r) => g.tryShutdown(() => r()))));
       for (const i of allInformers(informers)) i.stop();

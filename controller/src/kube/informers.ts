@@ -1,6 +1,6 @@
 // Every resource the controller watches, each through one lib/kube informer (list, then watch from
 // that resourceVersion; resume, relist on 410, back off): core objects, EndpointSlices, Istio's
-// security and networking CRDs, Gateway API Gateways and GatewayClasses, and the waypoint
+// security and networking CRDs, Gateway API Gateways, GatewayClasses, HTTPRoutes and GRPCRoutes, and the waypoint
 // Deployments we manage. Custom resources arrive as plain objects.
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Deployment, type V1EndpointSlice, type V1Namespace, type V1Node, type V1Pod, type V1Service, type V1ServiceAccount } from '@kubernetes/client-node';
 import { Informer } from '../../../lib/kube/informer.ts';
@@ -26,6 +26,8 @@ export interface ControllerInformers {
   destinationRules: Informer<CustomObject>;
   gateways: Informer<CustomObject>;
   gatewayClasses: Informer<CustomObject>;
+  httpRoutes: Informer<CustomObject>;
+  grpcRoutes: Informer<CustomObject>;
   /** Only the Deployments the waypoint deployer manages (label gateway.istio.io/managed). */
   waypointDeployments: Informer<V1Deployment>;
 }
@@ -41,6 +43,8 @@ const CRDS = {
   destinationRules: { group: 'networking.istio.io', version: 'v1', plural: 'destinationrules' },
   gateways: { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'gateways' },
   gatewayClasses: { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'gatewayclasses' },
+  httpRoutes: { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'httproutes' },
+  grpcRoutes: { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'grpcroutes' },
 } as const;
 
 export function createInformers(kubeconfig: KubeConfig, log: Logger): ControllerInformers {
@@ -66,6 +70,8 @@ export function createInformers(kubeconfig: KubeConfig, log: Logger): Controller
     destinationRules: crd(CRDS.destinationRules),
     gateways: crd(CRDS.gateways),
     gatewayClasses: crd(CRDS.gatewayClasses),
+    httpRoutes: crd(CRDS.httpRoutes),
+    grpcRoutes: crd(CRDS.grpcRoutes),
     waypointDeployments: new Informer<V1Deployment>({
       kubeconfig,
       path: '/apis/apps/v1/deployments',

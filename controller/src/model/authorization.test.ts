@@ -123,6 +123,18 @@ describe('convertAuthorizationPolicy: scope and action', () => {
     expect(convertAuthorizationPolicy(authzPolicy('default', 'p', spec), options)).toEqual({ kind: 'ignored', reason: 'TargetRefs' });
   });
 
+  it('ignores a dry-run waypoint policy instead of refusing it (the waypoint honours dry-run)', () => {
+    const p = authzPolicy('default', 'p', { targetRefs: [{ kind: 'Gateway', group: 'gateway.networking.k8s.io', name: 'waypoint' }], rules: [{}] }, { 'istio.io/dry-run': 'true' });
+    expect(convertAuthorizationPolicy(p, options)).toEqual({ kind: 'ignored', reason: 'TargetRefs' });
+  });
+
+  it('drops the L7 parts of a selector policy that also has methods, paths and hosts', () => {
+    const r = convert({ rules: [{ to: [{ operation: { methods: ['GET'], paths: ['/a'], hosts: ['h'] } }] }, { from: [{ source: { namespaces: ['x'] } }] }] });
+    // The L7 rule is gone (ALLOW allows less); the L4 rule stays.
+    expect(r.authorization.rules).toHaveLength(1);
+    expect(r.warnings.join(' ')).toMatch(/HTTP attributes found: hosts, methods, paths/);
+  });
+
   it('names the policy after the object', () => {
     const a = convert({ action: 'DENY', rules: [{}] }, 'shop', 'deny-all').authorization;
     expect([a.namespace, a.name, a.dryRun, a.extensions]).toEqual(['shop', 'deny-all', false, []]);

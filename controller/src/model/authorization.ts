@@ -230,11 +230,12 @@ export function convertAuthorizationPolicy(policy: AuthorizationPolicy, options:
   const name = policy.metadata.name ?? '';
   const namespace = policy.metadata.namespace ?? '';
   const spec = policy.spec ?? {};
+  // Waypoint policies first: a dry-run one is the waypoint's to honour, not a refusal of ztunnel's.
+  if (spec.targetRef || spec.targetRefs?.length) return { kind: 'ignored', reason: 'TargetRefs' };
   const dryRun = dryRunOf(policy);
   if (dryRun && !options.enableDryRunPolicies) {
     return { kind: 'refused', reason: 'DryRunDisabled', message: `${DRY_RUN_ANNOTATION} is set but dry-run policies are not enabled for ztunnel` };
   }
-  if (spec.targetRef || spec.targetRefs?.length) return { kind: 'ignored', reason: 'TargetRefs' };
   const actionName = spec.action ?? 'ALLOW';
   if (actionName !== 'ALLOW' && actionName !== 'DENY') {
     return { kind: 'refused', reason: 'UnsupportedAction', message: `ztunnel cannot enforce action ${actionName}` };

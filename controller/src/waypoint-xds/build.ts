@@ -15,23 +15,29 @@ import {
   routeConfigurationCodec,
   type MessageInput,
 } from '../../../lib/proto/index.ts';
+import type { AuthorizationPolicy } from '../model/istio-types.ts';
 import type { ModelOptions } from '../model/options.ts';
 import { resourceVersion, type ResourceSet, type XdsResourceEntry } from '../model/resources.ts';
 import type { WaypointLookup } from '../model/waypoints.ts';
 import { servicesForWaypoint, type WaypointKey } from './bindings.ts';
-import { waypointClusters } from './clusters.ts';
+import { inboundVipCluster, waypointClusters } from './clusters.ts';
 import { indexEndpoints } from './endpoints.ts';
 import { connectTerminateListener, mainInternalListener } from './listeners.ts';
-import { waypointLoadAssignments } from './load-assignments.ts';
+import { loadAssignment, waypointLoadAssignments } from './load-assignments.ts';
 import { planServicePorts, type ServicePortPlan } from './plan.ts';
+import { WaypointAuthorization, type RbacDiagnostic } from './rbac.ts';
+import type { TrafficDiagnostic } from './diagnostics.ts';
+import { corsFilterConfig, CORS_FILTER, FAULT_FILTER, faultFilterConfig } from './http-routes.ts';
+import { outboundPlans, planTraffic, podLabelIndex } from './traffic.ts';
+import type { TrafficObjects } from './traffic-types.ts';
 import { waypointRouteConfigurations } from './routes.ts';
 import type * as envoy from '../../../lib/proto/index.ts';
 
 /** The Envoy type URLs a waypoint is served, in the order Envoy applies them (CDS before EDS, LDS before RDS). */
 export const WAYPOINT_TYPE_URLS: readonly string[] = [CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, LISTENER_TYPE_URL, ROUTE_TYPE_URL];
 
-/** The cluster state a waypoint's resources are built from (informer caches at one instant). */
-export interface WaypointClusterState {
+/** The cluster state a waypoint's resources are built from (informer caches at one instant); traffic objects (VirtualService, DestinationRule, HTTPRoute, GRPCRoute) are optional. */
+export interface WaypointClusterState extends TrafficObjects {
   pods: readonly V1Pod[];
   services: readonly V1Service[];
   namespaces: readonly V1Namespace[];
@@ -39,6 +45,8 @@ export interface WaypointClusterState {
   nodes?: readonly V1Node[];
   /** Every waypoint Gateway (binding needs the others too: a Service bound elsewhere is not ours). */
   waypoints: WaypointLookup;
+  /** AuthorizationPolicies; those with targetRefs to the waypoint or its Services become RBAC filters. */
+  authorizationPolicies?: readonly AuthorizationPolicy[];
 }
 
 export interface WaypointXdsInput extends WaypointClusterState {
@@ -51,6 +59,23 @@ export interface WaypointResources {
   clusters: Map<string, MessageInput<envoy.Cluster>>;
   endpoints: Map<string, MessageInput<envoy.ClusterLoadAssignment>>;
   routes: Map<string, MessageInput<envoy.RouteConfiguration>>;
+  /** What the attached AuthorizationPolicies could not carry (each policy's once). */
+  rbacDiagnostics: RbacDiagnostic[];
+  /** What translating VirtualServices, DestinationRules and Gateway API routes had to report. */
+  trafficDiagnostics: TrafficDiagnostic[];
+}
+
+/** Whether some route of the port has per-route config for `filter`. */
+function usesFilter(p: ServicePortPlan, filter: string): boolean {
+  return (p.traffic?.httpRoutes ?? []).some((r) => r.typedPerFilterConfig?.[filter] !== undefined);
+}
+
+/** The port plans of one Service, whatever waypoint it uses (outbound destinations). */
+function servicePortPlans(input: WaypointXdsInput, svc: V1Service, options: ModelOptions): ServicePortPlan[] {
+  const namespaces = new Map(input.namespaces.map((n) => [n.metadata?.name ?? '', n]));
+  const nodes = new Map((input.nodes ?? []).map((n) => [n.metadata?.name ?? '', n]));
+  const endpoints = indexEndpoints({ pods: input.pods, services: input.services, namespaces, endpointSlices: input.endpointSlices ?? [], nodes }, [svc], options);
+  return planServicePorts([svc], endpoints, options);
 }
 
 /** The plans of every service port `input.waypoint` serves. */
@@ -63,16 +88,35 @@ export function waypointPlans(input: WaypointXdsInput, options: ModelOptions): S
 }
 
 export function buildWaypointResources(input: WaypointXdsInput, options: ModelOptions): WaypointResources {
-  const plans = waypointPlans(input, options);
+  const traffic = planTraffic(waypointPlans(input, options), input, input.waypoint, options);
+  const plans = traffic.plans;
   const td = options.trustDomain;
+  const authz = new WaypointAuthorization(input.authorizationPolicies ?? [], options.rootNamespace);
+  const mainInternal = mainInternalListener(plans, (p) => ({
+    rbac: authz.forChain({ waypoint: input.waypoint, service: { name: p.name, namespace: p.namespace } }),
+    // istiod puts both on every waypoint chain; we add each only where a route of the port uses it,
+    // so chains without faults or CORS do not depend on the waypoint implementing those filters.
+    fault: usesFilter(p, FAULT_FILTER) ? [{ name: FAULT_FILTER, configType: { $case: 'typedConfig', typedConfig: faultFilterConfig() } }] : [],
+    cors: usesFilter(p, CORS_FILTER) ? [{ name: CORS_FILTER, configType: { $case: 'typedConfig', typedConfig: corsFilterConfig() } }] : [],
+  }));
+  const clusters = waypointClusters(plans, td);
+  const endpoints = waypointLoadAssignments(plans, options.clusterId);
+  // Destinations of routes that this waypoint does not serve: `outbound|…` clusters of their pods.
+  for (const o of outboundPlans(traffic.outbound, (svc) => servicePortPlans(input, svc, options), podLabelIndex(input.pods))) {
+    if (clusters.has(o.name)) continue;
+    clusters.set(o.name, inboundVipCluster(o.plan, o.chain, o.subset, o.name));
+    endpoints.set(o.name, loadAssignment(o.plan, o.chain, options.clusterId, o.subset, o.name));
+  }
   return {
     listeners: new Map([
       ['connect_terminate', connectTerminateListener(td)],
-      ['main_internal', mainInternalListener(plans)],
+      ['main_internal', mainInternal],
     ]),
-    clusters: waypointClusters(plans, td),
-    endpoints: waypointLoadAssignments(plans, options.clusterId),
+    clusters,
+    endpoints,
     routes: waypointRouteConfigurations(plans),
+    rbacDiagnostics: authz.diagnostics,
+    trafficDiagnostics: traffic.diagnostics,
   };
 }
 

@@ -1,10 +1,13 @@
 // The waypoint's clusters (fact sheet §2.3): per service port an EDS cluster for each chain it has
-// (`inbound-vip|<port>|http|<host>`, `…|tcp|…`) with Istio's defaults (LEAST_REQUEST, 10 s connect
+// (`inbound-vip|<port>|http|<host>`, `…|tcp|…`, and `…|http/<subset>|…` per DestinationRule subset)
+// with the DestinationRule's policy or Istio's defaults (LEAST_REQUEST, 10 s connect
 // timeout, circuit breakers at MaxUint32, `istio.services` metadata for telemetry), and the two
 // static clusters of the HBONE plumbing, `main_internal` and `connect_originate`.
 import { ApiVersion, Cluster_DiscoveryType as DiscoveryType, Cluster_LbPolicy as LbPolicy, httpProtocolOptionsCodec, packAny, upstreamTlsContextCodec, type MessageInput } from '../../../lib/proto/index.ts';
 import { CONNECT_ORIGINATE, HBONE_PORT, inboundVipName, MAIN_INTERNAL, SDS_DEFAULT, SDS_ROOT_CA, type ChainProtocol } from './names.ts';
-import type { ServicePortPlan } from './plan.ts';
+import type { ServicePortPlan, SubsetPlan } from './plan.ts';
+import { clusterSettings, type ClusterSettings } from './destination-rule.ts';
+import { inboundVipSubsetName } from './traffic.ts';
 import type * as envoy from '../../../lib/proto/index.ts';
 
 type Cluster = MessageInput<envoy.Cluster>;
@@ -22,22 +25,35 @@ function http2Options(): MessageInput<envoy.HttpProtocolOptions> {
   return { upstreamProtocolOptions: { $case: 'explicitHttpConfig', explicitHttpConfig: { protocolConfig: { $case: 'http2ProtocolOptions', http2ProtocolOptions: {} } } } };
 }
 
-/** One EDS cluster of a service port. */
-export function inboundVipCluster(p: ServicePortPlan, protocol: ChainProtocol): Cluster {
-  const name = inboundVipName(p.port, protocol, p.host);
+/** Istio's cluster settings without a DestinationRule. */
+const DEFAULT_SETTINGS: ClusterSettings = clusterSettings(undefined);
+
+/**
+ * One EDS cluster of a service port (`subset` given: the subset's cluster), with the DestinationRule
+ * policy in `settings` (load balancer, circuit breakers, connect timeout, HTTP protocol options,
+ * outlier detection).
+ */
+export function inboundVipCluster(p: ServicePortPlan, protocol: ChainProtocol, subset?: SubsetPlan, clusterName?: string): Cluster {
+  const name = clusterName ?? inboundVipSubsetName(p.port, protocol, subset?.name, p.host);
+  const s = subset?.settings ?? p.traffic?.settings ?? DEFAULT_SETTINGS;
   const cluster: Cluster = {
     name,
     clusterDiscoveryType: { $case: 'type', type: DiscoveryType.EDS },
     edsClusterConfig: { edsConfig: ADS, serviceName: name },
-    connectTimeout: CONNECT_TIMEOUT,
-    lbPolicy: LbPolicy.LEAST_REQUEST,
-    circuitBreakers: defaultCircuitBreakers(),
+    connectTimeout: s.connectTimeout ?? CONNECT_TIMEOUT,
+    lbPolicy: s.lbPolicy,
+    ...(s.lbConfig ? { lbConfig: s.lbConfig } : {}),
+    circuitBreakers: { thresholds: [{ ...s.thresholds, trackRemaining: true }] },
+    ...(s.outlierDetection ? { outlierDetection: s.outlierDetection } : {}),
+    ...(s.commonLbConfig ? { commonLbConfig: s.commonLbConfig } : {}),
     metadata: { filterMetadata: { istio: { services: [{ host: p.host, name: p.name, namespace: p.namespace }] } } },
   };
   if (protocol === 'http') {
-    const options: MessageInput<envoy.HttpProtocolOptions> = p.protocol.http2
+    const base: MessageInput<envoy.HttpProtocolOptions> = p.protocol.http2 || s.http2Upgrade
       ? http2Options()
       : { upstreamProtocolOptions: { $case: 'useDownstreamProtocolConfig', useDownstreamProtocolConfig: { httpProtocolOptions: {}, http2ProtocolOptions: {} } } };
+    const common = { ...(s.idleTimeout ? { idleTimeout: s.idleTimeout } : {}), ...(s.maxRequestsPerConnection ? { maxRequestsPerConnection: s.maxRequestsPerConnection } : {}) };
+    const options = Object.keys(common).length ? { ...base, commonHttpProtocolOptions: common } : base;
     cluster.typedExtensionProtocolOptions = { [HTTP_PROTOCOL_OPTIONS_KEY]: packAny(httpProtocolOptionsCodec, options) };
   }
   return cluster;
@@ -96,8 +112,12 @@ export function waypointClusters(ports: readonly ServicePortPlan[], trustDomain:
   out.set(MAIN_INTERNAL, mainInternalCluster());
   out.set(CONNECT_ORIGINATE, connectOriginateCluster(trustDomain));
   for (const p of ports) {
-    if (p.chains.http) out.set(inboundVipName(p.port, 'http', p.host), inboundVipCluster(p, 'http'));
-    if (p.chains.tcp) out.set(inboundVipName(p.port, 'tcp', p.host), inboundVipCluster(p, 'tcp'));
+    for (const protocol of ['http', 'tcp'] as const) {
+      if (!p.chains[protocol]) continue;
+      out.set(inboundVipName(p.port, protocol, p.host), inboundVipCluster(p, protocol));
+      // DestinationRule subsets: `inbound-vip|<port>|<proto>/<subset>|<host>`, only the subset's pods.
+      for (const sub of p.traffic?.subsets ?? []) out.set(inboundVipSubsetName(p.port, protocol, sub.name, p.host), inboundVipCluster(p, protocol, sub));
+    }
   }
   return out;
 }

@@ -4,7 +4,10 @@
 export { servicesForWaypoint, waypointOfProxy, type ProxyNode, type WaypointKey } from './bindings.ts';
 export { buildWaypointResources, encodeWaypointResources, waypointPlans, WAYPOINT_TYPE_URLS, type WaypointClusterState, type WaypointResources, type WaypointXdsInput } from './build.ts';
 export { CONNECT_ORIGINATE, CONNECT_TERMINATE, inboundVipName, MAIN_INTERNAL } from './names.ts';
-export type { ServicePortPlan } from './plan.ts';
+export type { PortTraffic, ServicePortPlan, SubsetPlan } from './plan.ts';
 export { portProtocol, type PortProtocol } from './protocol.ts';
 export { routesForServicePort } from './routes.ts';
 export { WaypointXdsStore, type WaypointRebuildResult } from './store.ts';
+export { planTraffic, routeSources } from './traffic.ts';
+export type { TrafficDiagnostic } from './diagnostics.ts';
+export type { DestinationRule, GRPCRoute, HTTPRoute, TrafficObjects, VirtualService } from './traffic-types.ts';

@@ -110,14 +110,26 @@ function prefixRanges(vips: readonly string[]): MessageInput<envoy.CidrRange>[] 
   return vips.map((ip) => ({ addressPrefix: ip, prefixLen: ip.includes(':') ? 128 : 32 }));
 }
 
-function httpChain(p: ServicePortPlan): FilterChain {
+/**
+ * A service chain's HTTP filters before the router, by kind; they are written in Istio's order
+ * (rbac, fault, cors, then the router) whatever order they are given in.
+ */
+export interface ChainHttpFilters {
+  rbac?: readonly MessageInput<envoy.HttpFilter>[];
+  fault?: readonly MessageInput<envoy.HttpFilter>[];
+  cors?: readonly MessageInput<envoy.HttpFilter>[];
+}
+
+export type ChainHttpFiltersFor = (p: ServicePortPlan) => ChainHttpFilters;
+
+function httpChain(p: ServicePortPlan, filters: ChainHttpFilters): FilterChain {
   const name = inboundVipName(p.port, 'http', p.host);
   const hcm: HttpConnectionManager = {
     // Declared HTTP/2 (http2, grpc) is spoken as such; everything else is detected per connection.
     codecType: p.protocol.http2 ? CodecType.HTTP2 : CodecType.AUTO,
     statPrefix: name,
     routeSpecifier: { $case: 'rds', rds: { routeConfigName: name, configSource: ADS } },
-    httpFilters: [routerFilter()],
+    httpFilters: [...(filters.rbac ?? []), ...(filters.fault ?? []), ...(filters.cors ?? []), routerFilter()],
     serverName: 'istio-envoy',
     serverHeaderTransformation: 0 /* OVERWRITE */,
     useRemoteAddress: false,
@@ -137,12 +149,20 @@ function httpChain(p: ServicePortPlan): FilterChain {
   };
 }
 
+/** The chain's own cluster, or a VirtualService tcp route's destinations (traffic.ts) as weighted clusters. */
+function tcpClusters(p: ServicePortPlan, own: string): MessageInput<envoy.TcpProxy>['clusterSpecifier'] {
+  const w = p.traffic?.tcpClusters;
+  if (!w?.length) return { $case: 'cluster', cluster: own };
+  if (w.length === 1) return { $case: 'cluster', cluster: w[0]!.name };
+  return { $case: 'weightedClusters', weightedClusters: { clusters: w.map((c) => ({ name: c.name, weight: c.weight })) } };
+}
+
 function tcpChain(p: ServicePortPlan): FilterChain {
   const name = inboundVipName(p.port, 'tcp', p.host);
   return {
     name,
     filterChainMatch: { prefixRanges: prefixRanges(p.vips), destinationPort: p.port },
-    filters: [typed(TCP_PROXY_FILTER, packAny(tcpProxyCodec, { statPrefix: name, clusterSpecifier: { $case: 'cluster', cluster: name }, idleTimeout: { seconds: 3600, nanos: 0 } }))],
+    filters: [typed(TCP_PROXY_FILTER, packAny(tcpProxyCodec, { statPrefix: name, clusterSpecifier: tcpClusters(p, name), idleTimeout: p.traffic?.tcpIdleTimeout ?? { seconds: 3600, nanos: 0 } }))],
   };
 }
 
@@ -151,10 +171,10 @@ function tcpChain(p: ServicePortPlan): FilterChain {
  * sniffed HTTP connection takes the HTTP chain (its application_protocols match) and anything else
  * falls to the TCP chain.
  */
-export function mainInternalListener(ports: readonly ServicePortPlan[]): Listener {
+export function mainInternalListener(ports: readonly ServicePortPlan[], httpFiltersFor: ChainHttpFiltersFor = () => ({})): Listener {
   const chains: FilterChain[] = [];
   for (const p of ports) {
-    if (p.chains.http) chains.push(httpChain(p));
+    if (p.chains.http) chains.push(httpChain(p, httpFiltersFor(p)));
     if (p.chains.tcp) chains.push(tcpChain(p));
   }
   // original_dst restores the CONNECT target as the local address (what filter_chain_match sees);

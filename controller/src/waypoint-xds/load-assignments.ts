@@ -5,7 +5,8 @@
 import { HealthStatus, type MessageInput } from '../../../lib/proto/index.ts';
 import type { PortEndpoint } from './endpoints.ts';
 import { CONNECT_ORIGINATE, inboundVipName, workloadMetadata, type ChainProtocol } from './names.ts';
-import type { ServicePortPlan } from './plan.ts';
+import type { ServicePortPlan, SubsetPlan } from './plan.ts';
+import { inboundVipSubsetName } from './traffic.ts';
 import type * as envoy from '../../../lib/proto/index.ts';
 
 type ClusterLoadAssignment = MessageInput<envoy.ClusterLoadAssignment>;
@@ -30,17 +31,22 @@ function lbEndpoint(e: PortEndpoint, clusterId: string): LbEndpoint {
   };
 }
 
-export function loadAssignment(p: ServicePortPlan, protocol: ChainProtocol, clusterId: string): ClusterLoadAssignment {
-  const name = inboundVipName(p.port, protocol, p.host);
+/** A port's endpoints, or (subset given) those of one DestinationRule subset. */
+export function loadAssignment(p: ServicePortPlan, protocol: ChainProtocol, clusterId: string, subset?: SubsetPlan, clusterName?: string): ClusterLoadAssignment {
+  const name = clusterName ?? inboundVipSubsetName(p.port, protocol, subset?.name, p.host);
+  const eps = subset?.endpoints ?? p.endpoints;
   // One locality for all: ztunnel-style locality preferences are not applied by waypoints' defaults.
-  return { clusterName: name, endpoints: p.endpoints.length ? [{ lbEndpoints: p.endpoints.map((e) => lbEndpoint(e, clusterId)) }] : [] };
+  return { clusterName: name, endpoints: eps.length ? [{ lbEndpoints: eps.map((e) => lbEndpoint(e, clusterId)) }] : [] };
 }
 
 export function waypointLoadAssignments(ports: readonly ServicePortPlan[], clusterId: string): Map<string, ClusterLoadAssignment> {
   const out = new Map<string, ClusterLoadAssignment>();
   for (const p of ports) {
-    if (p.chains.http) out.set(inboundVipName(p.port, 'http', p.host), loadAssignment(p, 'http', clusterId));
-    if (p.chains.tcp) out.set(inboundVipName(p.port, 'tcp', p.host), loadAssignment(p, 'tcp', clusterId));
+    for (const protocol of ['http', 'tcp'] as const) {
+      if (!p.chains[protocol]) continue;
+      out.set(inboundVipName(p.port, protocol, p.host), loadAssignment(p, protocol, clusterId));
+      for (const sub of p.traffic?.subsets ?? []) out.set(inboundVipSubsetName(p.port, protocol, sub.name, p.host), loadAssignment(p, protocol, clusterId, sub));
+    }
   }
   return out;
 }

@@ -6,6 +6,29 @@ import type { ModelOptions } from '../model/options.ts';
 import { namespacedHostname, serviceHostname, serviceVips } from '../model/services.ts';
 import type { EndpointIndex, PortEndpoint } from './endpoints.ts';
 import { portProtocol, type PortProtocol } from './protocol.ts';
+import type { MessageInput } from '../../../lib/proto/index.ts';
+import type { ClusterSettings } from './destination-rule.ts';
+import type * as envoy from '../../../lib/proto/index.ts';
+
+export interface SubsetPlan {
+  name: string;
+  /** The port's endpoints whose pods carry the subset's labels. */
+  endpoints: readonly PortEndpoint[];
+  settings: ClusterSettings;
+}
+
+/** What traffic management adds to a service port. */
+export interface PortTraffic {
+  /** The port's Envoy routes; undefined → Istio's default route. */
+  httpRoutes?: MessageInput<envoy.Route>[];
+  /** DestinationRule connectionPool.tcp.idleTimeout: the TCP chain's tcp_proxy idle_timeout (default 1 h). */
+  tcpIdleTimeout?: { seconds: number; nanos: number };
+  /** The TCP chain's weighted clusters; undefined → its own cluster. */
+  tcpClusters?: { name: string; weight: number }[];
+  /** The port's DestinationRule policy as cluster settings (defaults without one). */
+  settings: ClusterSettings;
+  subsets: readonly SubsetPlan[];
+}
 
 export interface ServicePortPlan {
   /** The Service's FQDN. */
@@ -20,6 +43,8 @@ export interface ServicePortPlan {
   protocol: PortProtocol;
   chains: { http: boolean; tcp: boolean };
   endpoints: readonly PortEndpoint[];
+  /** VirtualService/HTTPRoute routes and DestinationRule policy (traffic.ts); absent = Istio's defaults. */
+  traffic?: PortTraffic;
 }
 
 /** Plans of `services` (already bound to the waypoint), in service order then port order; UDP ports and VIP-less Services have none. */

@@ -30,11 +30,11 @@ export function defaultRoute(p: ServicePortPlan): Route {
 }
 
 /**
- * The routes of one service port, in match order. Routing objects (VirtualService, HTTPRoute) will
- * be translated here; until then every port has the default route.
+ * The routes of one service port, in match order: those translated from its VirtualService or
+ * HTTPRoute/GRPCRoute (traffic.ts; none matching → Envoy's 404), else the default route.
  */
 export function routesForServicePort(p: ServicePortPlan): Route[] {
-  return [defaultRoute(p)];
+  return p.traffic?.httpRoutes ?? [defaultRoute(p)];
 }
 
 export function routeConfiguration(p: ServicePortPlan): RouteConfiguration {

@@ -47,4 +47,24 @@ describe('WaypointXdsStore', () => {
     expect(store.snapshot(ROUTE_TYPE_URL, other).size).toBe(1);
     expect(changes).toEqual([[ENDPOINT_TYPE_URL], [CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, LISTENER_TYPE_URL, ROUTE_TYPE_URL].sort()]);
   });
+
+  it('a VirtualService change re-pushes only RDS; its problems are reported and counted, and the count goes back to 0', () => {
+    let state: WaypointClusterState = {
+      pods: [pod({ labels: { app: 'echo' } })],
+      services: [service({ labels: { 'istio.io/use-waypoint': 'waypoint' } })],
+      namespaces: [namespace('default')],
+      waypoints: (ns, n) => (ns === 'default' && n === 'waypoint' ? {} : undefined),
+    };
+    const registry = new Registry();
+    const store = new WaypointXdsStore(() => state, modelOptions(), registry);
+    store.snapshot(ROUTE_TYPE_URL, wp);
+    state = { ...state, virtualServices: [{ metadata: { name: 'echo', namespace: 'default' }, spec: { hosts: ['echo'], http: [{ match: [{ uri: { regex: '(?=x)' } }], route: [{ destination: { host: 'echo' } }] }, { route: [{ destination: { host: 'echo' } }] }] } }] };
+    const r = store.rebuild();
+    expect([...r.changed]).toEqual([ROUTE_TYPE_URL]);
+    expect(r.diagnostics).toEqual([expect.objectContaining({ kind: 'VirtualService', namespace: 'default', name: 'echo', severity: 'refused', reason: 'invalid-regex' })]);
+    expect(registry.render()).toContain('controller_traffic_config_problems{kind="VirtualService",reason="invalid-regex",severity="refused"} 1');
+    state = { ...state, virtualServices: [] };
+    expect(store.rebuild().diagnostics).toEqual([]);
+    expect(registry.render()).toContain('controller_traffic_config_problems{kind="VirtualService",reason="invalid-regex",severity="refused"} 0');
+  });
 });

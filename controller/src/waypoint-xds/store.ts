@@ -9,6 +9,7 @@ import type { ModelOptions } from '../model/options.ts';
 import type { ResourceSet } from '../model/resources.ts';
 import { waypointKeyString, waypointOfProxy, type WaypointKey } from './bindings.ts';
 import { buildWaypointResources, encodeWaypointResources, WAYPOINT_TYPE_URLS, type WaypointClusterState } from './build.ts';
+import type { TrafficDiagnostic } from './diagnostics.ts';
 
 const EMPTY: XdsSnapshot = new Map();
 
@@ -24,11 +25,14 @@ export interface WaypointRebuildResult {
   durationMs: number;
   /** type URL → resources summed over the waypoints. */
   counts: Record<string, number>;
+  /** What translating traffic objects reported, each distinct one once over all waypoints. */
+  diagnostics: TrafficDiagnostic[];
 }
 
 interface Built {
   key: WaypointKey;
   resources: ResourceSet;
+  diagnostics: TrafficDiagnostic[];
 }
 
 export class WaypointXdsStore implements ResourceStore {
@@ -37,7 +41,8 @@ export class WaypointXdsStore implements ResourceStore {
   readonly #options: ModelOptions;
   readonly #built = new Map<string, Built>();
   readonly #listeners = new Set<(typeUrls: ReadonlySet<string>) => void>();
-  readonly #metrics: { resources: Gauge; waypoints: Gauge } | undefined;
+  readonly #metrics: { resources: Gauge; waypoints: Gauge; diagnostics: Gauge } | undefined;
+  #diagnosticLabels = new Set<string>();
 
   constructor(input: () => WaypointClusterState, options: ModelOptions, registry?: Registry) {
     this.#input = input;
@@ -45,11 +50,13 @@ export class WaypointXdsStore implements ResourceStore {
     this.#metrics = registry && {
       resources: registry.gauge('controller_waypoint_xds_resources', 'Resources in the waypoints\' Envoy xDS sets by type, summed over waypoints', ['type_url']),
       waypoints: registry.gauge('controller_waypoint_xds_waypoints', 'Waypoints whose Envoy xDS set the controller keeps (some proxy of theirs connected)', []),
+      diagnostics: registry.gauge('controller_traffic_config_problems', 'Problems found translating VirtualServices, DestinationRules and Gateway API routes for waypoints, by object kind, reason and severity', ['kind', 'reason', 'severity']),
     };
   }
 
-  #build(key: WaypointKey, state: WaypointClusterState): ResourceSet {
-    return encodeWaypointResources(buildWaypointResources({ ...state, waypoint: key }, this.#options));
+  #build(key: WaypointKey, state: WaypointClusterState): Built {
+    const r = buildWaypointResources({ ...state, waypoint: key }, this.#options);
+    return { key, resources: encodeWaypointResources(r), diagnostics: r.trafficDiagnostics };
   }
 
   /** Rebuilds every waypoint known so far from the caches now; tells the server which types changed. */
@@ -59,11 +66,19 @@ export class WaypointXdsStore implements ResourceStore {
     const changed = new Set<string>();
     for (const b of this.#built.values()) {
       const next = this.#build(b.key, state);
-      for (const t of this.typeUrls) if (!changed.has(t) && !sameVersions(b.resources.get(t), next.get(t))) changed.add(t);
-      b.resources = next;
+      for (const t of this.typeUrls) if (!changed.has(t) && !sameVersions(b.resources.get(t), next.resources.get(t))) changed.add(t);
+      b.resources = next.resources;
+      b.diagnostics = next.diagnostics;
     }
     if (changed.size) for (const l of this.#listeners) l(changed);
-    return { changed, waypoints: this.#built.size, durationMs: performance.now() - started, counts: this.#record() };
+    return { changed, waypoints: this.#built.size, durationMs: performance.now() - started, counts: this.#record(), diagnostics: this.diagnostics() };
+  }
+
+  /** The traffic diagnostics of every waypoint built so far, each distinct one once. */
+  diagnostics(): TrafficDiagnostic[] {
+    const seen = new Map<string, TrafficDiagnostic>();
+    for (const b of this.#built.values()) for (const d of b.diagnostics) seen.set(`${d.kind}/${d.namespace}/${d.name}/${d.reason}/${d.message}`, d);
+    return [...seen.values()];
   }
 
   #record(): Record<string, number> {
@@ -73,6 +88,22 @@ export class WaypointXdsStore implements ResourceStore {
     if (this.#metrics) {
       for (const [t, n] of Object.entries(counts)) this.#metrics.resources.set({ type_url: t }, n);
       this.#metrics.waypoints.set({}, this.#built.size);
+      const byLabels = new Map<string, { kind: string; reason: string; severity: string; n: number }>();
+      for (const d of this.diagnostics()) {
+        const k = `${d.kind}|${d.reason}|${d.severity}`;
+        const e = byLabels.get(k) ?? { kind: d.kind, reason: d.reason, severity: d.severity, n: 0 };
+        e.n++;
+        byLabels.set(k, e);
+      }
+      // Label sets that had problems and have none now go back to 0.
+      for (const k of this.#diagnosticLabels) if (!byLabels.has(k)) {
+        const [kind = '', reason = '', severity = ''] = k.split('|');
+        this.#metrics.diagnostics.set({ kind, reason, severity }, 0);
+      }
+      for (const [k, e] of byLabels) {
+        this.#metrics.diagnostics.set({ kind: e.kind, reason: e.reason, severity: e.severity }, e.n);
+        this.#diagnosticLabels.add(k);
+      }
     }
     return counts;
   }
@@ -89,7 +120,7 @@ export class WaypointXdsStore implements ResourceStore {
     const id = waypointKeyString(key);
     let b = this.#built.get(id);
     if (!b) {
-      b = { key, resources: this.#build(key, this.#input()) };
+      b = this.#build(key, this.#input());
       this.#built.set(id, b);
       this.#record();
     }

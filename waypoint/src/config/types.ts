@@ -81,7 +81,74 @@ export interface HttpFilterChain extends FilterChainBase {
   readonly serverName?: string;
 }
 
-export type HttpFilterConfig = { readonly kind: 'router'; readonly name: string };
+export type HttpFilterConfig = { readonly kind: 'router'; readonly name: string } | RbacFilterConfig | FaultFilterConfig | CorsFilterConfig;
+
+/**
+ * One rule set of an `envoy.filters.http.rbac` filter. An Envoy filter with `rules` and
+ * `shadow_rules` compiles to two of these with the same name, the shadow one first: shadow rules
+ * only record what they would decide (dry-run), enforced ones answer a denial with 403.
+ */
+export interface RbacFilterConfig {
+  readonly kind: 'rbac';
+  readonly name: string;
+  readonly action: 'ALLOW' | 'DENY';
+  /** Sorted by name, as Envoy's engine walks them: the first match is the one a decision names. */
+  readonly policies: readonly RbacPolicy[];
+  readonly shadow: boolean;
+  /** `rules_stat_prefix` or `shadow_rules_stat_prefix` (e.g. `istio_dry_run_allow_`). */
+  readonly statPrefix: string;
+}
+
+/** A policy matches when any permission and any principal match. */
+export interface RbacPolicy {
+  readonly name: string;
+  readonly permissions: readonly RbacPermission[];
+  readonly principals: readonly RbacPrincipal[];
+}
+
+/** Envoy's header matcher semantics: absent header → false, unless inverted `present`. */
+export interface RbacHeaderMatch {
+  /** Lower case; `:authority`, `:method`, `:path`, `:scheme` are the request's pseudo-headers. */
+  readonly name: string;
+  readonly match: StringMatch;
+  readonly invert: boolean;
+}
+
+/** What a request is: `to` in AuthorizationPolicy terms. */
+export type RbacPermission =
+  | { readonly kind: 'any' }
+  | { readonly kind: 'and'; readonly rules: readonly RbacPermission[] }
+  | { readonly kind: 'or'; readonly rules: readonly RbacPermission[] }
+  | { readonly kind: 'not'; readonly rule: RbacPermission }
+  | { readonly kind: 'header'; readonly header: RbacHeaderMatch }
+  /** `url_path`: the path without query and fragment. */
+  | { readonly kind: 'url-path'; readonly match: StringMatch }
+  /** The CONNECT target's IP (the service VIP). */
+  | { readonly kind: 'destination-ip'; readonly cidr: CidrRange }
+  /** The CONNECT target's port (the service port). */
+  | { readonly kind: 'destination-port'; readonly port: number }
+  /** [start, end) */
+  | { readonly kind: 'destination-port-range'; readonly start: number; readonly end: number }
+  /** SNI of the downstream TLS; the internal listener is plaintext, so it is always empty. */
+  | { readonly kind: 'requested-server-name'; readonly match: StringMatch }
+  /** Dynamic metadata the waypoint never has (JWT claims, other filters): the result is `invert`. */
+  | { readonly kind: 'metadata'; readonly filter: string; readonly path: readonly string[]; readonly invert: boolean };
+
+/** Who sends it: `from` in AuthorizationPolicy terms. */
+export type RbacPrincipal =
+  | { readonly kind: 'any' }
+  | { readonly kind: 'and'; readonly ids: readonly RbacPrincipal[] }
+  | { readonly kind: 'or'; readonly ids: readonly RbacPrincipal[] }
+  | { readonly kind: 'not'; readonly id: RbacPrincipal }
+  /** The peer certificate's URI SAN; no `match` = any authenticated peer. */
+  | { readonly kind: 'authenticated'; readonly match?: StringMatch }
+  /** Filter state `key` (`io.istio.peer_principal`: the HBONE peer's SPIFFE id). */
+  | { readonly kind: 'filter-state'; readonly key: string; readonly match: StringMatch }
+  /** `direct_remote_ip` / `source_ip`: the HBONE connection's source; `remote_ip`: the same (no XFF trust). */
+  | { readonly kind: 'direct-remote-ip' | 'remote-ip'; readonly cidr: CidrRange }
+  | { readonly kind: 'header'; readonly header: RbacHeaderMatch }
+  | { readonly kind: 'url-path'; readonly match: StringMatch }
+  | { readonly kind: 'metadata'; readonly filter: string; readonly path: readonly string[]; readonly invert: boolean };
 
 export interface TcpFilterChain extends FilterChainBase {
   readonly kind: 'tcp';
@@ -95,6 +162,11 @@ export interface TcpFilterChain extends FilterChainBase {
 export interface WeightedCluster {
   readonly name: string;
   readonly weight: number;
+  /** HTTP routes only: header changes when this cluster is picked (applied before the route's). */
+  readonly requestHeaders?: HeaderMutation;
+  readonly responseHeaders?: HeaderMutation;
+  /** HTTP routes only: `host_rewrite_literal` of this cluster. */
+  readonly hostRewrite?: string;
 }
 
 /** A RouteConfiguration. */
@@ -116,6 +188,14 @@ export interface Route {
   readonly action: RouteAction;
   /** `decorator.operation`, e.g. `reviews.bookinfo.svc.cluster.local:9080/*`. */
   readonly decorator?: string;
+  /** `request_headers_to_add/_remove`: applied to the request before it goes upstream (after the weighted cluster's own). */
+  readonly requestHeaders?: HeaderMutation;
+  /** `response_headers_to_add/_remove`: applied to every response of this route, local replies included. */
+  readonly responseHeaders?: HeaderMutation;
+  /** `typed_per_filter_config['envoy.filters.http.fault']`: replaces the fault filter's own config for this route. */
+  readonly fault?: FaultConfig;
+  /** `typed_per_filter_config['envoy.filters.http.cors']`. */
+  readonly cors?: CorsPolicy;
 }
 
 export type PathMatch =
@@ -140,6 +220,8 @@ export interface HeaderMatch {
   readonly match: StringMatch;
   /** Envoy's `invert_match`. */
   readonly invert: boolean;
+  /** Envoy's `treat_missing_header_as_empty`: an absent header is matched as "" (Istio sets it on `withoutHeaders`). */
+  readonly treatMissingAsEmpty?: boolean;
 }
 
 export interface QueryParamMatch {
@@ -164,6 +246,10 @@ export interface RetryPolicy {
   readonly retriableStatusCodes: readonly number[];
   /** Envoy's default base interval is 25 ms (max 10×). */
   readonly backoffBaseMs: number;
+  /** `retry_host_predicate`: `previous_hosts` = a retry picks a host not tried before (when there is one). */
+  readonly retryHostPredicates?: readonly 'previous_hosts'[];
+  /** `host_selection_retry_max_attempts` (Envoy default 1): how often the predicate may re-pick. */
+  readonly hostSelectionMaxAttempts?: number;
 }
 
 export type RouteAction =
@@ -178,11 +264,28 @@ export type RouteAction =
       readonly hostRewrite?: string;
       /** `prefix_rewrite`. */
       readonly prefixRewrite?: string;
+      /** `regex_rewrite`: RE2 `pattern` replaced (every match) in the path, `\1` style groups in `substitution`. */
+      readonly regexRewrite?: { readonly pattern: string; readonly substitution: string };
+      /** `request_mirror_policies`: fire-and-forget copies (their responses are dropped). */
+      readonly mirrors?: readonly MirrorPolicy[];
+      /** `hash_policy`, for RING_HASH / MAGLEV clusters; evaluated in order, `terminal` stops at a hit. */
+      readonly hashPolicy?: readonly HashPolicy[];
+      /** `cluster_not_found_response_code`: 503 (Envoy's default), 404, or 500 (Gateway API routes). */
+      readonly clusterNotFoundStatus?: 503 | 404 | 500;
     }
-  | { readonly kind: 'redirect'; readonly status: number; readonly scheme?: string; readonly host?: string; readonly port?: number; readonly path?: string }
+  | {
+      readonly kind: 'redirect';
+      readonly status: number;
+      readonly scheme?: string;
+      readonly host?: string;
+      readonly port?: number;
+      readonly path?: string;
+      /** `prefix_rewrite` of a redirect: the matched prefix replaced (Gateway API ReplacePrefixMatch). */
+      readonly prefixRewrite?: string;
+    }
   | { readonly kind: 'direct-response'; readonly status: number; readonly body?: string };
 
-export type LbPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM';
+export type LbPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'RING_HASH' | 'MAGLEV';
 
 /** Which HTTP version the cluster speaks upstream (HttpProtocolOptions). */
 export type UpstreamProtocol = 'http1' | 'http2' | 'downstream';
@@ -208,6 +311,14 @@ export interface Cluster {
   /** `max_requests_per_connection`; 0 = unlimited. */
   readonly maxRequestsPerConnection: number;
   readonly endpoints: readonly Endpoint[];
+  /** RING_HASH: `ring_hash_lb_config` (Envoy defaults 1024 / 8M). */
+  readonly ringHash?: { readonly minimumRingSize: number; readonly maximumRingSize: number };
+  /** MAGLEV: `maglev_lb_config.table_size` (Envoy default 65537, a prime). */
+  readonly maglev?: { readonly tableSize: number };
+  /** `outlier_detection`; absent = no ejection. */
+  readonly outlierDetection?: OutlierDetection;
+  /** `common_lb_config.healthy_panic_threshold` in percent (Envoy default 50; Istio 0 with outlier detection = never panic). */
+  readonly healthyPanicThresholdPercent?: number;
 }
 
 /** Who an endpoint is, for telemetry (`istio.workload` endpoint metadata). */
@@ -256,4 +367,104 @@ export interface PeerWorkload {
 /** Workloads by IP, kept by the xDS side, queried by telemetry. */
 export interface PeerLookup {
   findByIp(ip: string): PeerWorkload | undefined;
+}
+
+// Traffic management (VirtualService / DestinationRule features): header mutations, fault
+// injection, CORS, mirroring, consistent hashing and outlier detection, as the data path reads them.
+
+/** Envoy's HeaderValueOption append actions. */
+export type HeaderAppendAction = 'append' | 'add-if-absent' | 'overwrite' | 'overwrite-if-exists';
+
+export interface HeaderToAdd {
+  /** Lower case. */
+  readonly name: string;
+  readonly value: string;
+  /** `append` (Istio `add`): another value; `overwrite` (Istio `set`): replace or add. */
+  readonly action: HeaderAppendAction;
+  /** `keep_empty_value`: an empty value is added (by default an empty value adds nothing). */
+  readonly keepEmpty?: boolean;
+}
+
+/** `*_headers_to_remove` then `*_headers_to_add`, in that order (Envoy removes first). */
+export interface HeaderMutation {
+  readonly remove: readonly string[];
+  readonly add: readonly HeaderToAdd[];
+}
+
+/** A FractionalPercent normalised to parts per million (0–1 000 000). */
+export type PerMillion = number;
+
+export type FaultAbort =
+  | { readonly kind: 'http'; readonly status: number; readonly perMillion: PerMillion }
+  /** gRPC requests (and others) get HTTP 200 with `grpc-status` = status in the trailers-only response. */
+  | { readonly kind: 'grpc'; readonly status: number; readonly perMillion: PerMillion };
+
+/** HTTPFault: delay and abort are decided independently; response flags DI / FI. */
+export interface FaultConfig {
+  readonly delay?: { readonly fixedDelayMs: number; readonly perMillion: PerMillion };
+  readonly abort?: FaultAbort;
+  /** `max_active_faults`: concurrent faulted requests at most; absent = unlimited. */
+  readonly maxActiveFaults?: number;
+}
+
+/** `envoy.filters.http.fault`: `defaults` applies to routes without their own fault config. */
+export interface FaultFilterConfig {
+  readonly kind: 'fault';
+  readonly name: string;
+  readonly defaults?: FaultConfig;
+}
+
+/** `envoy.filters.http.cors`: the policy is per route (Route.cors); a route without one is not touched. */
+export interface CorsFilterConfig {
+  readonly kind: 'cors';
+  readonly name: string;
+}
+
+/** envoy.extensions.filters.http.cors.v3.CorsPolicy. Empty strings = not set. */
+export interface CorsPolicy {
+  /** An Origin matching any of these is allowed (and echoed back). */
+  readonly allowOrigins: readonly StringMatch[];
+  readonly allowMethods: string;
+  readonly allowHeaders: string;
+  readonly exposeHeaders: string;
+  /** Seconds, as text (`Access-Control-Max-Age`). */
+  readonly maxAge: string;
+  readonly allowCredentials: boolean;
+  /** A preflight whose origin does not match goes upstream (Istio's default FORWARD) instead of being answered. */
+  readonly forwardNotMatchingPreflights: boolean;
+  /** `filter_enabled` (default 100 %): the share of requests the policy is enforced on. */
+  readonly enabledPerMillion: PerMillion;
+}
+
+export interface MirrorPolicy {
+  readonly cluster: string;
+  /** `runtime_fraction.default_value`; 1 000 000 = every request. */
+  readonly perMillion: PerMillion;
+  readonly traceSampled: boolean;
+  /** `disable_shadow_host_suffix_append`: keep the authority as is (otherwise `<host>-shadow[:port]`). */
+  readonly disableShadowHostSuffix: boolean;
+}
+
+export type HashPolicy =
+  | { readonly kind: 'header'; readonly name: string; readonly terminal: boolean }
+  /** With `ttlMs`, a missing cookie is generated and set on the response (Envoy's behaviour). */
+  | { readonly kind: 'cookie'; readonly name: string; readonly ttlMs?: number; readonly path?: string; readonly terminal: boolean }
+  | { readonly kind: 'source-ip'; readonly terminal: boolean }
+  | { readonly kind: 'query-parameter'; readonly name: string; readonly terminal: boolean };
+
+/** Cluster.outlier_detection with Envoy's defaults filled in; percentages 0–100. */
+export interface OutlierDetection {
+  /** Eject after this many consecutive 5xx (connect failures and resets count as 5xx); enforcing 0 = never. */
+  readonly consecutive5xx: number;
+  readonly enforcingConsecutive5xxPercent: number;
+  /** Consecutive 502/503/504 (and connect failures); Envoy enforces 0 % unless set. */
+  readonly consecutiveGatewayFailure: number;
+  readonly enforcingConsecutiveGatewayFailurePercent: number;
+  /** How often ejections are re-evaluated (un-ejection happens on this tick). */
+  readonly intervalMs: number;
+  /** An ejection lasts baseEjectionTime × (times ejected); at most maxEjectionTime. */
+  readonly baseEjectionTimeMs: number;
+  readonly maxEjectionTimeMs: number;
+  /** At most this share of the cluster's hosts is ejected at once (at least one host when the share rounds down, as Envoy). */
+  readonly maxEjectionPercent: number;
 }

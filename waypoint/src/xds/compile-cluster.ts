@@ -1,11 +1,13 @@
 // Envoy Cluster → the waypoint's cluster settings (config/types.ts, endpoints come from EDS): load
-// balancer, connect timeout, circuit breakers, upstream HTTP version (HttpProtocolOptions) and the
+// balancer (ring hash / maglev settings too), connect timeout, circuit breakers, outlier detection,
+// panic threshold, upstream HTTP version (HttpProtocolOptions) and the
 // `istio.services` metadata telemetry reads. EDS clusters are what the routes use; `main_internal`
 // and `connect_originate` are the HBONE plumbing the waypoint implements itself, checked and kept
 // out of the compiled set; DNS and custom clusters are refused (the waypoint does not resolve names).
 import { httpProtocolOptionsCodec, unpackAny, type Cluster as EnvoyCluster } from '../../../lib/proto/index.ts';
-import type { CircuitBreakers, Cluster, LbPolicy, ServiceRef, UpstreamProtocol } from '../config/types.ts';
+import type { CircuitBreakers, Cluster, LbPolicy, OutlierDetection, ServiceRef, UpstreamProtocol } from '../config/types.ts';
 import { join, Problems, type CompileResult } from './problems.ts';
+import type * as envoy from '../../../lib/proto/index.ts';
 
 export const HTTP_PROTOCOL_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 const MAIN_INTERNAL = 'main_internal';
@@ -22,7 +24,11 @@ export type CompiledCluster =
   /** One of the HBONE plumbing clusters; not routable. */
   | { kind: 'internal' };
 
-const LB_POLICIES: Readonly<Record<number, LbPolicy>> = { 0: 'ROUND_ROBIN', 1: 'LEAST_REQUEST', 3: 'RANDOM' };
+const LB_POLICIES: Readonly<Record<number, LbPolicy>> = { 0: 'ROUND_ROBIN', 1: 'LEAST_REQUEST', 2: 'RING_HASH', 3: 'RANDOM', 5: 'MAGLEV' };
+/** Envoy's ring hash and maglev defaults. */
+const RING_MIN = 1024;
+const RING_MAX = 8 * 1024 * 1024;
+const MAGLEV_TABLE = 65537;
 
 function circuitBreakers(p: Problems, c: EnvoyCluster, path: string): CircuitBreakers {
   // Thresholds for the DEFAULT priority (0); HIGH is for routes of high priority, which we never have.
@@ -102,6 +108,64 @@ function protocolOptions(p: Problems, c: EnvoyCluster, path: string): { upstream
   return { upstreamProtocol, idleTimeoutMs, maxRequestsPerConnection };
 }
 
+function lbConfig(p: Problems, c: EnvoyCluster, policy: LbPolicy | undefined, path: string): Pick<Cluster, 'ringHash' | 'maglev'> {
+  const lc = c.lbConfig;
+  if (lc && lc.$case !== 'ringHashLbConfig' && lc.$case !== 'maglevLbConfig' && lc.$case !== 'leastRequestLbConfig' && lc.$case !== 'roundRobinLbConfig') p.fail(join(path, 'lb_config'), `${lc.$case} is not supported here`);
+  if (policy === 'RING_HASH') {
+    const r = lc?.$case === 'ringHashLbConfig' ? lc.ringHashLbConfig : undefined;
+    const min = r?.minimumRingSize ?? RING_MIN;
+    const max = r?.maximumRingSize ?? RING_MAX;
+    if (!Number.isInteger(min) || min < 1 || min > RING_MAX || max < min) p.fail(join(path, 'ring_hash_lb_config'), `ring size ${min}–${max} is not valid`);
+    if (r && r.hashFunction !== 0) p.fail(join(path, 'ring_hash_lb_config.hash_function'), 'only XX_HASH is supported');
+    return { ringHash: { minimumRingSize: min, maximumRingSize: max } };
+  }
+  if (policy === 'MAGLEV') {
+    const size = lc?.$case === 'maglevLbConfig' ? (lc.maglevLbConfig.tableSize ?? MAGLEV_TABLE) : MAGLEV_TABLE;
+    if (!Number.isInteger(size) || size < 1 || size > 5_000_011) p.fail(join(path, 'maglev_lb_config.table_size'), `not a table size: ${size}`);
+    return { maglev: { tableSize: size } };
+  }
+  if (lc?.$case === 'ringHashLbConfig' || lc?.$case === 'maglevLbConfig') p.warn(join(path, 'lb_config'), `${lc.$case} without its lb_policy; ignored`);
+  return {};
+}
+
+/** Envoy's outlier detection defaults, for fields the cluster leaves unset. */
+function compileOutlierDetection(p: Problems, o: envoy.OutlierDetection, path: string): OutlierDetection {
+  const pct = (v: number | undefined, dflt: number, f: string) => {
+    const n = v ?? dflt;
+    if (!Number.isInteger(n) || n < 0 || n > 100) p.fail(join(path, f), `must be 0–100, got ${n}`);
+    return n;
+  };
+  const count = (v: number | undefined, dflt: number, f: string) => {
+    const n = v ?? dflt;
+    if (!Number.isInteger(n) || n < 0) p.fail(join(path, f), `not a count: ${n}`);
+    return n;
+  };
+  // What we do not implement changes who is ejected: refused when it is enabled.
+  if ((o.enforcingSuccessRate ?? 100) > 0 && o.enforcingSuccessRate !== undefined) p.fail(join(path, 'enforcing_success_rate'), 'success-rate ejection is not supported; set it to 0');
+  else if (o.enforcingSuccessRate === undefined) p.warn(join(path, 'enforcing_success_rate'), 'success-rate ejection is not implemented (Envoy enforces it at 100% by default); only consecutive errors eject');
+  if (o.splitExternalLocalOriginErrors) p.fail(join(path, 'split_external_local_origin_errors'), 'not supported');
+  if ((o.enforcingFailurePercentage ?? 0) > 0) p.fail(join(path, 'enforcing_failure_percentage'), 'not supported');
+  if (o.monitors.length) p.fail(join(path, 'monitors'), 'not supported');
+  const baseEjectionTimeMs = p.durationMs(o.baseEjectionTime, join(path, 'base_ejection_time'), 30_000);
+  return {
+    consecutive5xx: count(o.consecutive5xx, 5, 'consecutive_5xx'),
+    enforcingConsecutive5xxPercent: pct(o.enforcingConsecutive5xx, 100, 'enforcing_consecutive_5xx'),
+    consecutiveGatewayFailure: count(o.consecutiveGatewayFailure, 5, 'consecutive_gateway_failure'),
+    enforcingConsecutiveGatewayFailurePercent: pct(o.enforcingConsecutiveGatewayFailure, 0, 'enforcing_consecutive_gateway_failure'),
+    intervalMs: p.durationMs(o.interval, join(path, 'interval'), 10_000),
+    baseEjectionTimeMs,
+    maxEjectionTimeMs: p.durationMs(o.maxEjectionTime, join(path, 'max_ejection_time'), Math.max(300_000, baseEjectionTimeMs)),
+    maxEjectionPercent: pct(o.maxEjectionPercent, 10, 'max_ejection_percent'),
+  };
+}
+
+function panicThreshold(p: Problems, c: EnvoyCluster, path: string): Pick<Cluster, 'healthyPanicThresholdPercent'> {
+  const v = c.commonLbConfig?.healthyPanicThreshold?.value;
+  if (v === undefined) return {};
+  if (!(v >= 0 && v <= 100)) p.fail(join(path, 'common_lb_config.healthy_panic_threshold'), `must be 0–100, got ${v}`);
+  return { healthyPanicThresholdPercent: v };
+}
+
 /** One Cluster resource; `name` is the resource name, which must be the cluster's. */
 export function compileCluster(name: string, c: EnvoyCluster): CompileResult<CompiledCluster> {
   const p = new Problems();
@@ -124,7 +188,7 @@ export function compileCluster(name: string, c: EnvoyCluster): CompileResult<Com
   if (!src) p.fail(join(name, 'eds_cluster_config.eds_config'), 'required');
   else if (src.$case !== 'ads') p.fail(join(name, 'eds_cluster_config.eds_config'), `only ads is supported, got ${src.$case}`);
   const lbPolicy = LB_POLICIES[c.lbPolicy];
-  if (!lbPolicy) p.fail(join(name, 'lb_policy'), `not supported: ${c.lbPolicy} (ROUND_ROBIN, LEAST_REQUEST, RANDOM)`);
+  if (!lbPolicy) p.fail(join(name, 'lb_policy'), `not supported: ${c.lbPolicy} (ROUND_ROBIN, LEAST_REQUEST, RANDOM, RING_HASH, MAGLEV)`);
   if (c.loadBalancingPolicy) p.fail(join(name, 'load_balancing_policy'), 'not supported; use lb_policy');
   const cluster: Omit<Cluster, 'endpoints'> = {
     name: c.name,
@@ -133,7 +197,9 @@ export function compileCluster(name: string, c: EnvoyCluster): CompileResult<Com
     ...protocolOptions(p, c, name),
     services: services(p, c, name),
     circuitBreakers: circuitBreakers(p, c, name),
+    ...lbConfig(p, c, lbPolicy, name),
+    ...(c.outlierDetection ? { outlierDetection: compileOutlierDetection(p, c.outlierDetection, join(name, 'outlier_detection')) } : {}),
+    ...panicThreshold(p, c, name),
   };
-  if (c.outlierDetection) p.warn(join(name, 'outlier_detection'), 'not supported yet; ignored');
   return p.result({ kind: 'eds', edsServiceName: eds?.serviceName || c.name, cluster });
 }

@@ -4,7 +4,10 @@
 // any other listener is accepted and ignored, with a warning.
 import {
   downstreamTlsContextCodec,
+  corsCodec,
   httpConnectionManagerCodec,
+  httpFaultCodec,
+  rbacFilterCodec,
   routerCodec,
   tcpProxyCodec,
   unpackAny,
@@ -12,6 +15,8 @@ import {
   type MessageCodec,
 } from '../../../lib/proto/index.ts';
 import type { DownstreamCodec, FilterChain, FilterChainMatch, HttpFilterChain, HttpFilterConfig, TcpFilterChain, WeightedCluster } from '../config/types.ts';
+import { compileRbacFilter, RBAC_FILTER } from './compile-rbac.ts';
+import { compileFault, CORS_FILTER, FAULT_FILTER } from './compile-traffic.ts';
 import { join, Problems, type CompileResult } from './problems.ts';
 import type * as envoy from '../../../lib/proto/index.ts';
 
@@ -107,6 +112,25 @@ function compileHttpFilters(p: Problems, filters: readonly envoy.HttpFilter[], p
       typedConfig(p, f, routerCodec, fp);
       if (i !== filters.length - 1) p.fail(fp, 'the router must be the last HTTP filter');
       out.push({ kind: 'router', name: f.name || ROUTER_FILTER });
+      return;
+    }
+    if (url === rbacFilterCodec.typeUrl || (url === undefined && f.name === RBAC_FILTER)) {
+      const rbac = typedConfig(p, f, rbacFilterCodec, fp);
+      if (rbac) out.push(...compileRbacFilter(p, f.name || RBAC_FILTER, rbac, join(fp, 'typed_config')));
+      return;
+    }
+    if (url === httpFaultCodec.typeUrl || (url === undefined && f.name === FAULT_FILTER)) {
+      const fault = typedConfig(p, f, httpFaultCodec, fp);
+      if (fault) {
+        const defaults = compileFault(p, fault, join(fp, 'typed_config'));
+        out.push({ kind: 'fault', name: f.name || FAULT_FILTER, ...(defaults.delay || defaults.abort ? { defaults } : {}) });
+      }
+      return;
+    }
+    if (url === corsCodec.typeUrl || (url === undefined && f.name === CORS_FILTER)) {
+      // The filter's own Cors message has no settings we use: policies are per route.
+      typedConfig(p, f, corsCodec, fp);
+      out.push({ kind: 'cors', name: f.name || CORS_FILTER });
       return;
     }
     if (f.isOptional) {

@@ -1,6 +1,7 @@
 // Envoy RouteConfiguration → the waypoint's route table (config/types.ts): virtual hosts by domain,
 // routes in order with their match (path, headers, query parameters; regexes checked as RE2) and
-// action (to clusters with timeout and retries, redirect, direct response). What the waypoint
+// action (to clusters with timeout, retries, rewrites, mirrors and hash policy, redirect, direct
+// response), header mutations and per-route fault/CORS config (compile-traffic.ts). What the waypoint
 // cannot carry out is refused rather than silently dropped: a route that ignored part of its match
 // or action would send traffic where it was never meant to go.
 import type {
@@ -13,39 +14,22 @@ import type {
   RouteAction as EnvoyRouteAction,
   RouteConfiguration,
   RouteMatch as EnvoyRouteMatch,
-  StringMatcher,
   VirtualHost as EnvoyVirtualHost,
 } from '../../../lib/proto/index.ts';
 import type { HeaderMatch, PathMatch, QueryParamMatch, RetryPolicy, Route, RouteAction, RouteMatch, RouteTable, StringMatch, VirtualHost, WeightedCluster } from '../config/types.ts';
+import { compileStringMatch } from './compile-string-match.ts';
+import { compileHashPolicy, compileHeaderMutation, compileMirror, compilePerFilterConfig } from './compile-traffic.ts';
 import { join, Problems, type CompileResult } from './problems.ts';
+
+export { compileStringMatch };
 
 /** Envoy's defaults. */
 const ENVOY_ROUTE_TIMEOUT_MS = 15_000;
 const ENVOY_RETRY_BASE_MS = 25;
 const REDIRECT_CODES: Readonly<Record<number, number>> = { 0: 301, 1: 302, 2: 303, 3: 307, 4: 308 };
-
-export function compileStringMatch(p: Problems, m: StringMatcher, path: string): StringMatch {
-  const mp = m.matchPattern;
-  const ic = m.ignoreCase ? { ignoreCase: true } : {};
-  switch (mp?.$case) {
-    case 'exact':
-      return { kind: 'exact', value: mp.exact, ...ic };
-    case 'prefix':
-      return { kind: 'prefix', value: p.required(mp.prefix, join(path, 'prefix')), ...ic };
-    case 'suffix':
-      return { kind: 'suffix', value: p.required(mp.suffix, join(path, 'suffix')), ...ic };
-    case 'contains':
-      return { kind: 'contains', value: p.required(mp.contains, join(path, 'contains')), ...ic };
-    case 'safeRegex':
-      return { kind: 'regex', value: p.regex(mp.safeRegex.regex, join(path, 'safe_regex.regex')) };
-    case 'custom':
-      p.fail(join(path, 'custom'), 'not supported');
-      return { kind: 'present' };
-    case undefined:
-      p.fail(path, 'a match pattern is required');
-      return { kind: 'present' };
-  }
-}
+const CLUSTER_NOT_FOUND: Readonly<Record<number, 503 | 404 | 500>> = { 0: 503, 1: 404, 2: 500 };
+const PREVIOUS_HOSTS = 'envoy.retry_host_predicates.previous_hosts';
+const PREVIOUS_HOSTS_TYPE_URL = 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate';
 
 function compileHeader(p: Problems, h: HeaderMatcher, path: string): HeaderMatch {
   const name = p.required(h.name, join(path, 'name')).toLowerCase();
@@ -84,8 +68,7 @@ function compileHeader(p: Problems, h: HeaderMatcher, path: string): HeaderMatch
       match = { kind: 'present' };
       break;
   }
-  if (h.treatMissingHeaderAsEmpty) p.fail(join(path, 'treat_missing_header_as_empty'), 'not supported');
-  return { name, match, invert };
+  return { name, match, invert, ...(h.treatMissingHeaderAsEmpty ? { treatMissingAsEmpty: true } : {}) };
 }
 
 function compileQuery(p: Problems, q: QueryParameterMatcher, path: string): QueryParamMatch {
@@ -146,12 +129,21 @@ function compileRetry(p: Problems, r: EnvoyRetryPolicy, path: string): RetryPoli
   for (const [i, c] of r.retriableStatusCodes.entries()) if (!Number.isInteger(c) || c < 100 || c > 599) p.fail(join(path, `retriable_status_codes[${i}]`), `not an HTTP status: ${c}`);
   const backoffBaseMs = p.durationMs(r.retryBackOff?.baseInterval, join(path, 'retry_back_off.base_interval'), ENVOY_RETRY_BASE_MS);
   if (r.retryBackOff && backoffBaseMs <= 0) p.fail(join(path, 'retry_back_off.base_interval'), 'must be greater than 0');
+  const predicates: 'previous_hosts'[] = [];
+  r.retryHostPredicate.forEach((h, i) => {
+    const url = h.configType?.$case === 'typedConfig' ? h.configType.typedConfig.typeUrl : undefined;
+    if (url === PREVIOUS_HOSTS_TYPE_URL || (url === undefined && h.name === PREVIOUS_HOSTS)) predicates.push('previous_hosts');
+    else p.fail(join(path, `retry_host_predicate[${i}]`), `not supported: ${JSON.stringify(h.name)} (${url ?? 'no typed_config'})`);
+  });
+  if (r.retryPriority) p.fail(join(path, 'retry_priority'), 'not supported');
   return {
     retryOn,
     numRetries,
     perTryTimeoutMs: p.durationMs(r.perTryTimeout, join(path, 'per_try_timeout'), 0),
     retriableStatusCodes: [...r.retriableStatusCodes],
     backoffBaseMs,
+    ...(predicates.length ? { retryHostPredicates: predicates } : {}),
+    ...(r.hostSelectionRetryMaxAttempts > 0 ? { hostSelectionMaxAttempts: r.hostSelectionRetryMaxAttempts } : {}),
   };
 }
 
@@ -170,10 +162,18 @@ function compileRouteAction(p: Problems, a: EnvoyRouteAction, path: string): Rou
         if (c.clusterHeader) p.fail(join(cp, 'cluster_header'), 'not supported');
         const weight = c.weight ?? 0;
         if (!Number.isInteger(weight) || weight < 0) p.fail(join(cp, 'weight'), `not a weight: ${weight}`);
-        if (c.requestHeadersToAdd.length || c.requestHeadersToRemove.length || c.responseHeadersToAdd.length || c.responseHeadersToRemove.length || c.hostRewriteSpecifier) {
-          p.fail(cp, 'per-cluster header changes are not supported yet');
-        }
-        return { name: p.required(c.name, join(cp, 'name')), weight };
+        if (Object.keys(c.typedPerFilterConfig).length) p.fail(join(cp, 'typed_per_filter_config'), 'not supported on weighted clusters');
+        if (c.metadataMatch) p.fail(join(cp, 'metadata_match'), 'not supported');
+        const requestHeaders = compileHeaderMutation(p, c.requestHeadersToAdd, c.requestHeadersToRemove, cp, 'request');
+        const responseHeaders = compileHeaderMutation(p, c.responseHeadersToAdd, c.responseHeadersToRemove, cp, 'response');
+        const hostRewrite = c.hostRewriteSpecifier?.hostRewriteLiteral;
+        return {
+          name: p.required(c.name, join(cp, 'name')),
+          weight,
+          ...(requestHeaders ? { requestHeaders } : {}),
+          ...(responseHeaders ? { responseHeaders } : {}),
+          ...(hostRewrite !== undefined ? { hostRewrite } : {}),
+        };
       });
       if (list.length && clusters.every((c) => c.weight === 0)) p.fail(join(path, 'weighted_clusters.clusters'), 'the weights must not all be 0');
       break;
@@ -184,10 +184,17 @@ function compileRouteAction(p: Problems, a: EnvoyRouteAction, path: string): Rou
     default:
       p.fail(join(path, cs?.$case === 'clusterHeader' ? 'cluster_header' : 'cluster_specifier_plugin'), 'not supported');
   }
-  if (a.regexRewrite) p.fail(join(path, 'regex_rewrite'), 'not supported yet');
+  let regexRewrite: { pattern: string; substitution: string } | undefined;
+  if (a.regexRewrite) {
+    const rp = join(path, 'regex_rewrite');
+    if (a.prefixRewrite !== '') p.fail(rp, 'prefix_rewrite and regex_rewrite are exclusive');
+    regexRewrite = { pattern: p.regex(a.regexRewrite.pattern?.regex ?? '', join(rp, 'pattern.regex')), substitution: a.regexRewrite.substitution };
+  }
   if (a.pathRewritePolicy) p.fail(join(path, 'path_rewrite_policy'), 'not supported');
-  if (a.requestMirrorPolicies.length) p.fail(join(path, 'request_mirror_policies'), 'not supported yet');
-  if (a.hashPolicy.length) p.fail(join(path, 'hash_policy'), 'not supported');
+  const mirrors = a.requestMirrorPolicies.map((m, i) => compileMirror(p, m, join(path, `request_mirror_policies[${i}]`)));
+  const hashPolicy = a.hashPolicy.map((h, i) => compileHashPolicy(p, h, join(path, `hash_policy[${i}]`)));
+  const clusterNotFoundStatus = CLUSTER_NOT_FOUND[a.clusterNotFoundResponseCode];
+  if (clusterNotFoundStatus === undefined) p.fail(join(path, 'cluster_not_found_response_code'), `unknown code ${a.clusterNotFoundResponseCode}`);
   let hostRewrite: string | undefined;
   const hr = a.hostRewriteSpecifier;
   if (hr?.$case === 'hostRewriteLiteral') hostRewrite = hr.hostRewriteLiteral;
@@ -200,6 +207,10 @@ function compileRouteAction(p: Problems, a: EnvoyRouteAction, path: string): Rou
     ...(a.retryPolicy ? { retry: compileRetry(p, a.retryPolicy, join(path, 'retry_policy')) } : {}),
     ...(hostRewrite !== undefined ? { hostRewrite } : {}),
     ...(a.prefixRewrite !== '' ? { prefixRewrite: a.prefixRewrite } : {}),
+    ...(regexRewrite ? { regexRewrite } : {}),
+    ...(mirrors.length ? { mirrors } : {}),
+    ...(hashPolicy.length ? { hashPolicy } : {}),
+    ...(clusterNotFoundStatus !== undefined && clusterNotFoundStatus !== 503 ? { clusterNotFoundStatus } : {}),
   };
 }
 
@@ -212,8 +223,10 @@ function compileRedirect(p: Problems, r: RedirectAction, path: string): RouteAct
   else if (s?.$case === 'schemeRedirect') scheme = s.schemeRedirect;
   let pathRedirect: string | undefined;
   const pr = r.pathRewriteSpecifier;
+  let prefixRewrite: string | undefined;
   if (pr?.$case === 'pathRedirect') pathRedirect = pr.pathRedirect;
-  else if (pr) p.fail(join(path, pr.$case === 'prefixRewrite' ? 'prefix_rewrite' : 'regex_rewrite'), 'not supported on redirects');
+  else if (pr?.$case === 'prefixRewrite') prefixRewrite = pr.prefixRewrite;
+  else if (pr) p.fail(join(path, 'regex_rewrite'), 'not supported on redirects');
   if (r.portRedirect !== 0) p.port(r.portRedirect, join(path, 'port_redirect'));
   return {
     kind: 'redirect',
@@ -222,6 +235,7 @@ function compileRedirect(p: Problems, r: RedirectAction, path: string): RouteAct
     ...(r.hostRedirect !== '' ? { host: r.hostRedirect } : {}),
     ...(r.portRedirect !== 0 ? { port: r.portRedirect } : {}),
     ...(pathRedirect !== undefined ? { path: pathRedirect } : {}),
+    ...(prefixRewrite !== undefined ? { prefixRewrite } : {}),
   };
 }
 
@@ -257,11 +271,19 @@ function compileRoute(p: Problems, r: EnvoyRoute, path: string): Route {
       p.fail(join(path, a?.$case === 'filterAction' ? 'filter_action' : 'non_forwarding_action'), 'not supported');
       action = { kind: 'direct-response', status: 404 };
   }
-  // Header changes and per-filter config are features the waypoint does not have yet: refusing them
-  // keeps a route from running without the changes it asks for.
-  if (r.requestHeadersToAdd.length || r.requestHeadersToRemove.length || r.responseHeadersToAdd.length || r.responseHeadersToRemove.length) p.fail(path, 'header changes on routes are not supported yet');
-  if (Object.keys(r.typedPerFilterConfig).length) p.fail(join(path, 'typed_per_filter_config'), 'not supported yet');
-  return { name: r.name, match, action, ...(r.decorator?.operation ? { decorator: r.decorator.operation } : {}) };
+  const requestHeaders = compileHeaderMutation(p, r.requestHeadersToAdd, r.requestHeadersToRemove, path, 'request');
+  const responseHeaders = compileHeaderMutation(p, r.responseHeadersToAdd, r.responseHeadersToRemove, path, 'response');
+  const perFilter = compilePerFilterConfig(p, r.typedPerFilterConfig, path);
+  return {
+    name: r.name,
+    match,
+    action,
+    ...(r.decorator?.operation ? { decorator: r.decorator.operation } : {}),
+    ...(requestHeaders ? { requestHeaders } : {}),
+    ...(responseHeaders ? { responseHeaders } : {}),
+    ...(perFilter.fault ? { fault: perFilter.fault } : {}),
+    ...(perFilter.cors ? { cors: perFilter.cors } : {}),
+  };
 }
 
 /** Envoy's domain forms: `*`, `*suffix`, `prefix*` (one wildcard at one end), or exact. */

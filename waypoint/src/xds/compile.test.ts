@@ -171,7 +171,7 @@ describe('compileCluster', () => {
 
   it.each<[string, Cluster, string]>([
     ['a DNS cluster', cluster({ clusterDiscoveryType: { $case: 'type', type: 1 } }), 'c1.type: only EDS clusters are supported, got STRICT_DNS'],
-    ['ring hash', cluster({ lbPolicy: 2 }), 'c1.lb_policy: not supported: 2'],
+    ['least-request lb config on a ring hash', cluster({ lbPolicy: 2, lbConfig: { $case: 'originalDstLbConfig', originalDstLbConfig: {} } }), 'c1.lb_config: originalDstLbConfig is not supported here'],
     ['EDS not over ADS', cluster({ edsClusterConfig: { edsConfig: { configSourceSpecifier: { $case: 'path', path: '/x' } } } }), 'c1.eds_cluster_config.eds_config: only ads is supported, got path'],
     ['bad service metadata', cluster({ metadata: { filterMetadata: { istio: { services: [{ host: 1 }] } } } }), 'c1.metadata.filter_metadata.istio.services[0]: must have string host, name and namespace'],
     ['unknown protocol options', cluster({ typedExtensionProtocolOptions: { 'x.y': { typeUrl: 'type.googleapis.com/x.Y', value: new Uint8Array() } } }), 'c1.typed_extension_protocol_options["x.y"]: unknown protocol options'],
@@ -305,7 +305,7 @@ describe('compileRouteConfiguration', () => {
     ['no action', rc([{ name: 'a', match: { pathSpecifier: { $case: 'prefix', prefix: '/' } } }]), 'r1.virtual_hosts[0].routes[0]: an action'],
     ['a cluster header', rc([{ name: 'a', match: { pathSpecifier: { $case: 'prefix', prefix: '/' } }, action: { $case: 'route', route: { clusterSpecifier: { $case: 'clusterHeader', clusterHeader: 'x' } } } }]), 'r1.virtual_hosts[0].routes[0].route.cluster_header: not supported'],
     ['all-zero weights', rc([{ name: 'a', match: { pathSpecifier: { $case: 'prefix', prefix: '/' } }, action: { $case: 'route', route: { clusterSpecifier: { $case: 'weightedClusters', weightedClusters: { clusters: [{ name: 'c1', weight: 0 }] } } } } }]), 'r1.virtual_hosts[0].routes[0].route.weighted_clusters.clusters: the weights must not all be 0'],
-    ['a route with header changes', rc([{ name: 'a', match: { pathSpecifier: { $case: 'prefix', prefix: '/' } }, action: toC1, requestHeadersToAdd: [{ header: { key: 'x', value: 'y' } }] }]), 'r1.virtual_hosts[0].routes[0]: header changes on routes are not supported yet'],
+    ['a route changing a pseudo-header', rc([{ name: 'a', match: { pathSpecifier: { $case: 'prefix', prefix: '/' } }, action: toC1, requestHeadersToAdd: [{ header: { key: ':path', value: 'y' } }] }]), 'r1.virtual_hosts[0].routes[0].request_headers_to_add[0].header.key: ":path" cannot be modified'],
     ['a direct response of 99', rc([{ name: 'a', match: { pathSpecifier: { $case: 'prefix', prefix: '/' } }, action: { $case: 'directResponse', directResponse: { status: 99 } } }]), 'r1.virtual_hosts[0].routes[0].direct_response.status: must be 200–599, got 99'],
     ['a bad domain', rc([], [{ name: 'w', domains: ['a.*.example'] }]), 'r1.virtual_hosts[1].domains[0]: invalid domain "a.*.example"'],
     ['a domain in two virtual hosts', rc([], [{ name: 'w', domains: ['*'] }]), 'r1.virtual_hosts[1].domains[0]: domain "*" is also in r1.virtual_hosts[0]'],
