@@ -7,8 +7,7 @@ import { kubectlSync, podRef } from '../../e2e/lab/lab.ts';
 import { pollUntil } from '../../e2e/lab/poll.ts';
 import { isReady, type PodJson } from '../../e2e/lab/sample-apps.ts';
 import { isAlive, type LabState } from '../../e2e/lab/state.ts';
-import { waypointPorts } from '../../e2e/waypoint/waypoint-harness.ts';
-import type { LabMesh } from '../../e2e/ztunnel/lab-mesh.ts';
+import { waypointProcess, type LabMesh } from '../../e2e/ztunnel/lab-mesh.ts';
 import { cpuSeconds, rssMiB } from '../common/proc.ts';
 import { httpLoad, type HttpLoadOptions, type HttpLoadResult, type HttpRequestSpec, type HttpTarget } from './http-load.ts';
 import type { RunCost, ScenarioResult } from './report.ts';
@@ -175,7 +174,7 @@ async function prepare(lab: LabState, mesh: LabMesh, s: Scenario, o: WaypointBen
     const pod = await waitFor(`the waypoint pod of ${ns} to be Ready`, () => pods(lab, ns, WAYPOINT_LABEL).find(isReady), 120_000, () =>
       `waypoint pods: ${JSON.stringify(pods(lab, ns, WAYPOINT_LABEL).map((p) => ({ name: p.metadata.name, node: p.spec.nodeName, status: p.status })))}`);
     const ports = await waitFor(`the "waypoint started" line of ${ns}/${pod.metadata.name}`, () => {
-      const p = waypointPorts(lab, ns, pod.metadata.name);
+      const p = waypointProcess(lab, ns, pod.metadata.name);
       return p && Number.isInteger(p.pid) && isAlive(p.pid) ? p : undefined;
     }, 30_000, () => `no live pid in ${lab.dir}/pods/${ns}_${pod.metadata.name}_*/istio-proxy.log`);
     waypoint = { pod: pod.metadata.name, node: pod.spec.nodeName ?? '?', pid: ports.pid };

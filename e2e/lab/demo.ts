@@ -2,8 +2,12 @@
 // two sample apps, and the ambient story printed for a person: plaintext between the nodes first;
 // `kubectl label namespace … istio.io/dataplane-mode=ambient`; the same request now over HBONE (the
 // fabric sees only TLS on 15008) with both SPIFFE identities in ztunnel's access log; a DENY
-// AuthorizationPolicy taking effect and going away.
+// AuthorizationPolicy taking effect and going away; then a waypoint (`ambientctl waypoint apply
+// --enroll-namespace --wait`): requests to the Service now cross it (its access log line and
+// istio_requests_total{reporter="waypoint"}), and `ambientctl waypoint delete` sends them direct again.
+import { spawnSync } from 'node:child_process';
 import { captureFabric, LabMesh } from '../ztunnel/lab-mesh.ts';
+import { REPO_ROOT } from './config.ts';
 import { down, exec, kubectl, kubectlSync, runningLab, up } from './lab.ts';
 import { pollUntil } from './poll.ts';
 import { isReady, sampleApps, type PodJson } from './sample-apps.ts';
@@ -83,12 +87,52 @@ async function main(): Promise<void> {
   await pollUntil('the policy to be gone', () => request().status === 0, { timeoutMs: 15_000 });
   console.log('\n4. Policy deleted: the request is answered again.');
 
+  // 5. A waypoint for the namespace, the way an Istio user adds one.
+  const ambientctl = (args: string[]) => {
+    console.log(`\n$ ambientctl ${args.join(' ')}`);
+    const r = spawnSync(process.execPath, [`${REPO_ROOT}/cli/src/ambientctl.ts`, ...args], { encoding: 'utf8', timeout: 150_000, env: { ...process.env, KUBECONFIG: lab.kubeconfig } });
+    for (const l of `${r.stdout}${r.stderr}`.trimEnd().split('\n')) console.log(`  ${l}`);
+    if (r.status !== 0) throw new Error(`ambientctl ${args.join(' ')} exited ${r.status}`);
+  };
+  ambientctl(['waypoint', 'apply', '-n', NS, '--enroll-namespace', '--wait']);
+  const vip = kubectlSync(lab, ['get', 'svc', '-n', NS, 'echo', '-o', 'jsonpath={.spec.clusterIP}']).stdout.trim();
+  const svcUrl = `http://${vip}/hello`;
+  const viaService = () => exec(NS, client.metadata.name, ['curl', '-sS', '--max-time', '5', svcUrl]);
+  const wpPod = await pollUntil('the waypoint pod', () => pods().find((p) => p.metadata.labels?.['gateway.networking.k8s.io/gateway-name'] === 'waypoint' && isReady(p)), { timeoutMs: 30_000 });
+  await pollUntil('ztunnel to send the Service to the waypoint', async () => {
+    const d = JSON.parse(await mesh.admin(client.spec.nodeName!, '/config_dump')) as { services: { hostname: string; waypoint?: unknown }[] };
+    return d.services.find((s) => s.hostname === `echo.${NS}.svc.cluster.local`)?.waypoint !== undefined;
+  }, { timeoutMs: 20_000 });
+  const r5 = await pollUntil('a request through the waypoint', () => {
+    const r = viaService();
+    return r.status === 0 && mesh.podLogLines(NS, wpPod.metadata.name).some((l) => l.scope === 'access' && l.path === '/hello') ? r : undefined;
+  }, { timeoutMs: 20_000 });
+  const echoed = JSON.parse(r5.stdout) as { pod: string; remoteAddress: string; headers: Record<string, string> };
+  const access = mesh.podLogLines(NS, wpPod.metadata.name).filter((l) => l.scope === 'access' && l.path === '/hello').pop()!;
+  console.log(`\n5. With the waypoint ${wpPod.metadata.name} (${wpPod.spec.nodeName}, ${wpPod.status.podIP})`);
+  console.log(`  ${client.metadata.name} -> GET ${svcUrl}: answered by ${echoed.pod}, which saw the request from ${echoed.remoteAddress} (the waypoint) with x-request-id ${echoed.headers['x-request-id']}`);
+  console.log(`  waypoint access log: "${String(access.method)} ${String(access.path)} ${String(access.protocol)}" ${String(access.response_code)} ${String(access.response_flags)} upstream ${String(access.upstream_host)} cluster ${String(access.upstream_cluster)}`);
+  const wp = mesh.waypointProcess(NS, wpPod.metadata.name);
+  if (wp) {
+    const m = await (await fetch(`http://127.0.0.1:${wp.ports.stats}/stats/prometheus`)).text();
+    const line = m.split('\n').find((l) => l.startsWith('istio_requests_total{') && l.includes('response_code="200"'));
+    if (line) console.log(`  ${line.replace(/\{.*\}/, (labels) => `{${['reporter', 'source_workload', 'destination_service', 'response_code'].map((k) => new RegExp(`${k}="[^"]*"`).exec(labels)?.[0]).filter(Boolean).join(',')},…}`)}`);
+  }
+  ambientctl(['waypoint', 'delete', '-n', NS, 'waypoint']);
+  await pollUntil('ztunnel to drop the waypoint', async () => {
+    const d = JSON.parse(await mesh.admin(client.spec.nodeName!, '/config_dump')) as { services: { hostname: string; waypoint?: unknown }[] };
+    return d.services.find((s) => s.hostname === `echo.${NS}.svc.cluster.local`)?.waypoint === undefined;
+  }, { timeoutMs: 30_000 });
+  const r6 = viaService();
+  console.log(`  after delete: GET ${svcUrl}: ${r6.status === 0 ? `answered by ${(JSON.parse(r6.stdout) as { pod: string; remoteAddress: string }).pod}, which saw ${(JSON.parse(r6.stdout) as { remoteAddress: string }).remoteAddress} (the client itself)` : `failed (${r6.stderr.trim()})`}`);
+
   const z = mesh.ztunnel(target.spec.nodeName!);
   console.log(`\nDemo ready in ${Math.round((Date.now() - t0) / 1000)} s. The mesh keeps running; try:`);
   console.log(`  curl -s http://127.0.0.1:${z.ports.admin}/config_dump      # ztunnel on ${target.spec.nodeName}: workloads, services, policies, certificates`);
   console.log(`  curl -s http://127.0.0.1:${z.ports.metrics}/metrics          # istio_tcp_* metrics`);
   console.log(`  curl -s http://127.0.0.1:${mesh.controller().ports.monitoring}/debug/connections   # what the controller sent each ztunnel`);
   console.log(`  e2e/lab/lab exec -n ${NS} ${client.metadata.name} -- curl -s ${url}`);
+  console.log(`  e2e/lab/lab ambientctl waypoint apply -n ${NS} --enroll-namespace --wait   # the waypoint again; then: lab ambientctl ztunnel-config services`);
   console.log('Tear down with: make lab-down   (or e2e/lab/lab down)');
 }
 
