@@ -244,8 +244,9 @@ describe('the waypoint: deployed from a Gateway, L7 for HTTP/1.1, HTTP/2 and gRP
       return p !== undefined && (p.status.containerStatuses?.[0]?.restartCount ?? 0) > restarts;
     }, { timeoutMs: 60_000 });
     await pollUntil('requests through the waypoint to work again', async () => {
-      const [r] = await http1Requests(netns(NS, 'client'), vip, 80, [{ path: '/after-restart' }]).catch(() => [undefined]);
-      return r?.status === 200 && accessLog().some((l) => l.path === '/after-restart');
+      const [r] = await http1Requests(netns(NS, 'client'), vip, 80, [{ path: '/after-restart' }], 5_000);
+      if (r?.status !== 200) throw new Error(`answered ${r?.status}: ${r?.body.toString().slice(0, 200)}`);
+      return accessLog().some((l) => l.path === '/after-restart');
     }, { timeoutMs: 30_000, intervalMs: 500 });
   }, 120_000);
 

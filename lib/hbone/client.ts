@@ -56,6 +56,10 @@ export async function dialHbone(opts: DialOptions): Promise<HboneClientConnectio
     peerMaxConcurrentStreams: POOL_MAX_STREAMS_PER_CONNECTION,
   });
   session.on('error', () => undefined); // surfaced to streams and through 'close'
+  // The sockets under HBONE are half-open capable (tunnels carry half-close inside streams), so a
+  // server that goes away without GOAWAY (killed) only shows as the end of the TLS stream; HTTP/2
+  // has no half-closed connection, so that is the end of the session, not a wait for PINGs to fail.
+  socket.once('end', () => session.destroy());
   session.setLocalWindowSize(CONNECTION_WINDOW_SIZE);
   if (opts.keepalive !== false) startKeepalive(session, opts.keepalive ?? DEFAULT_KEEPALIVE);
   return { session, socket, peerIdentity };

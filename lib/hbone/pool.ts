@@ -74,6 +74,10 @@ interface PooledConnection {
   idleTimer?: NodeJS.Timeout;
 }
 
+function isOpen(pc: PooledConnection): boolean {
+  return pc.conn !== undefined && !pc.conn.session.closed && !pc.conn.session.destroyed;
+}
+
 /** Canonical pool key: destination identities are a set, so their order does not split the pool. */
 export function poolKeyString(k: PoolKey): string {
   return JSON.stringify([k.srcIdentity, [...new Set(k.dstIdentities)].sort(), k.dstAddress, k.srcAddress ?? '']);
@@ -114,6 +118,9 @@ export class HbonePool {
       }
       if (pc.state !== 'ready' || conn.session.closed || conn.session.destroyed) {
         this.#release(pc);
+        // A session can end without its 'close' reaching us first (torn down underneath): never
+        // hand it out again.
+        if (conn.session.closed || conn.session.destroyed) this.#remove(pc, 'closed');
         if (attempt === 0) continue;
         throw new HboneError('HBONE_SESSION_CLOSED', `HBONE connection to ${req.key.dstAddress} closed before the stream opened`);
       }
@@ -173,7 +180,7 @@ export class HbonePool {
   #checkout(req: ConnectRequest): PooledConnection {
     const key = poolKeyString(req.key);
     const list = this.#byKey.get(key) ?? [];
-    let pc = list.find((c) => (c.state === 'connecting' || c.state === 'ready') && c.streams < this.#limit(c));
+    let pc = list.find((c) => (c.state === 'connecting' || (c.state === 'ready' && isOpen(c))) && c.streams < this.#limit(c));
     if (!pc) {
       pc = this.#dial(key, req);
       list.push(pc);

@@ -48,7 +48,9 @@ export interface StartOptions {
 /** Binds the HBONE listener, in `netns` when given; `[::]` falls back to 0.0.0.0 where there is no IPv6. */
 async function listenHbone(addr: HboneListenAddress, netns: number | undefined, log: Logger): Promise<net.Server> {
   const bind = async (host: string): Promise<net.Server> => {
-    if (netns !== undefined) return listenTcp({ netns, address: host, port: addr.port });
+    // SO_REUSEADDR as Node sets it on its own listeners: a restarted waypoint must bind 15008 while
+    // the connections its predecessor closed sit in TIME_WAIT.
+    if (netns !== undefined) return listenTcp({ netns, address: host, port: addr.port, reuseAddr: true });
     const server = net.createServer({ allowHalfOpen: true });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -153,7 +155,7 @@ export async function startWaypoint(s: WaypointSettings, opts: StartOptions = {}
     const dump = (): unknown => withSecrets(xds.configDump(), certificate);
     const ops: OpsServers = await startOpsServers(
       { admin: s.adminAddr, stats: s.statsAddr, readiness: s.readinessAddr },
-      { log, registry, configDump: dump, config: () => xds.current(), notReady, draining: () => draining },
+      { log, registry, configDump: dump, config: () => xds.current(), notReady, draining: () => draining, healthFlags: (c, e) => dataPlane.healthFlags(c, e) },
     );
     cleanups.push(() => ops.close());
     const ports = { hbone: hbonePort, ...ops.ports };
