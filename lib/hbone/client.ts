@@ -45,6 +45,7 @@ export interface HboneClientConnection {
 /** Dials TCP, TLS and HTTP/2; every failure is an HboneError with a phase-specific code. */
 export async function dialHbone(opts: DialOptions): Promise<HboneClientConnection> {
   const tcp = await connectTcp(opts.connectSocket, opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS);
+  tcp.setNoDelay(true); // small HTTP/2 frames (a request's HEADERS, then DATA) go out at once
   const { socket, peerIdentity } = await handshakeTls(tcp, opts);
   // The URL only names the session; every request carries its own :authority.
   const host = tcp.remoteAddress ?? 'hbone.invalid';

@@ -124,6 +124,7 @@ export class HboneServer {
     const localAddress = { address: socket.localAddress ?? '', port: socket.localPort ?? 0 };
     const remoteAddress = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
     socket.on('error', () => undefined); // reported through the TLS layer or the close below
+    socket.setNoDelay(true); // small HTTP/2 frames (a request's HEADERS, then DATA) go out at once
     if (this.#closing || socket.destroyed || !socket.localAddress) {
       socket.destroy();
       return;

@@ -38,7 +38,7 @@ export function openPodListeners(netnsFd: number, handlers: PodListenerHandlers,
   const opened: net.Server[] = [];
   enableRequestMigration(netnsFd);
   const open = (port: number, onConnection: (s: net.Socket) => void): net.Server => {
-    const base = { netns: netnsFd, address, port, family, mark: INPOD_MARK, reusePort: true, server: { allowHalfOpen: true, pauseOnConnect: false } };
+    const base = { netns: netnsFd, address, port, family, mark: INPOD_MARK, reusePort: true, server: { allowHalfOpen: true, pauseOnConnect: false, noDelay: true } };
     let server: net.Server;
     try {
       server = listenTcp({ ...base, transparent: true }, onConnection);

@@ -69,13 +69,15 @@ export function startPodProxy(deps: PodProxyDeps, pod: PodInfo, netnsFd: number)
     const d = getOriginalDst(s);
     return { ip: d.address, port: d.port };
   };
+  // TCP_NODELAY on every proxied socket: a request written in two parts (headers, then body) must
+  // not wait for the peer's delayed ACK (40 ms) before its second part leaves.
   const dialTcp = (t: { ip: string; port: number }) =>
-    connectTcp({ netns: netnsFd, family: family(t.ip), mark: INPOD_MARK, host: t.ip, port: t.port, allowHalfOpen: true });
+    connectTcp({ netns: netnsFd, family: family(t.ip), mark: INPOD_MARK, host: t.ip, port: t.port, allowHalfOpen: true }).setNoDelay(true);
   // The app should see the real client address: bind a transparent socket to it (best effort).
   const dialApp = (t: { ip: string; port: number }, clientIp: string) => {
     if (clientIp && clientIp !== t.ip && family(clientIp) === family(t.ip)) {
       try {
-        return connectTcp({ netns: netnsFd, family: family(t.ip), mark: INPOD_MARK, transparent: true, freebind: true, bind: { address: clientIp, port: 0 }, host: t.ip, port: t.port, allowHalfOpen: true });
+        return connectTcp({ netns: netnsFd, family: family(t.ip), mark: INPOD_MARK, transparent: true, freebind: true, bind: { address: clientIp, port: 0 }, host: t.ip, port: t.port, allowHalfOpen: true }).setNoDelay(true);
       } catch (err) {
         log.debug({ err: (err as Error).message }, 'original source not preserved');
       }
