@@ -1,14 +1,19 @@
 // Envoy's admin `/clusters` text for the current config: per cluster its circuit-breaker limits, per
-// endpoint `cluster::ip:port::health_flags::…` and `::weight::…` lines, the lines istioctl and
-// operators grep in Envoy's output.
-import type { WaypointConfig } from '../config/types.ts';
+// endpoint `cluster::ip:port::health_flags::…` (EDS health and outlier ejection) and `::weight::…`
+// lines, the lines istioctl and operators grep in Envoy's output.
+import type { Endpoint, WaypointConfig } from '../config/types.ts';
+
+/** The data plane's health flags of an endpoint (`healthy`, `/failed_outlier_check`, `/failed_eds_health`). */
+export type HealthFlags = (cluster: string, endpoint: Endpoint) => string;
+
+const edsFlags: HealthFlags = (_c, e) => (e.healthy ? 'healthy' : '/failed_eds_health');
 
 function hostPort(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 /** Pure: the /clusters body (empty before the first config). */
-export function renderClusters(config: WaypointConfig | undefined): string {
+export function renderClusters(config: WaypointConfig | undefined, healthFlags: HealthFlags = edsFlags): string {
   if (!config) return '';
   const out: string[] = [];
   for (const c of config.clusters.values()) {
@@ -20,7 +25,7 @@ export function renderClusters(config: WaypointConfig | undefined): string {
     out.push(`${c.name}::default_priority::max_retries::${cb.maxRetries}`);
     for (const e of c.endpoints) {
       const host = `${c.name}::${hostPort(e.address, e.port)}`;
-      out.push(`${host}::health_flags::${e.healthy ? 'healthy' : '/failed_eds_health'}`);
+      out.push(`${host}::health_flags::${healthFlags(c.name, e)}`);
       out.push(`${host}::weight::${e.weight}`);
     }
   }

@@ -6,7 +6,7 @@ import type { ListenAddress } from '../../../lib/config/env.ts';
 import { isLevel, type Logger } from '../../../lib/log/logger.ts';
 import { PROMETHEUS_CONTENT_TYPE, type Registry } from '../../../lib/metrics/registry.ts';
 import type { WaypointConfig } from '../config/types.ts';
-import { renderClusters } from './clusters.ts';
+import { renderClusters, type HealthFlags } from './clusters.ts';
 
 export interface OpsAddresses {
   admin: ListenAddress;
@@ -22,6 +22,8 @@ export interface OpsInputs {
   /** Why the waypoint is not ready (no certificate, no xDS sync, draining); empty when ready. */
   notReady: () => string[];
   draining: () => boolean;
+  /** Runtime health of endpoints (outlier ejections) for /clusters; EDS health alone without it. */
+  healthFlags?: HealthFlags;
 }
 
 export interface OpsServers {
@@ -36,7 +38,7 @@ export async function startOpsServers(addrs: OpsAddresses, i: OpsInputs): Promis
   try {
     const admin = await startOpsServer(addrs.admin.host, addrs.admin.port, {
       '/config_dump': () => json(i.configDump()),
-      '/clusters': () => text(renderClusters(i.config())),
+      '/clusters': () => text(renderClusters(i.config(), i.healthFlags)),
       '/stats/prometheus': metrics,
       '/logging': (req, url) => {
         const level = url.searchParams.get('level');

@@ -1,7 +1,9 @@
 // One stream in flight through the HCM (Envoy's ActiveStream): the downstream stream, its
 // StreamInfo and filter context, and the encode path every response takes (upstream or local):
-// encode filters in reverse, hop-by-hop removal, `server`, drain's `connection: close`, counters.
-import type { HttpFilterChain } from '../config/types.ts';
+// route and weighted-cluster response header mutations, encode filters in reverse, hop-by-hop
+// removal, `server`, drain's `connection: close`, counters.
+import type { HttpFilterChain, WeightedCluster } from '../config/types.ts';
+import { applyHeaderMutation } from '../filters/header-mutation.ts';
 import type { RequestRecordSink } from '../telemetry/request-record.ts';
 import type { DownstreamStream } from './downstream-stream.ts';
 import { encodeHeaders, type FilterContext, type HttpFilter } from './filter-chain.ts';
@@ -16,6 +18,10 @@ export class ActiveStream {
   readonly chain: HttpFilterChain;
   readonly filters: readonly HttpFilter[];
   readonly filterContext: FilterContext;
+  /** The weighted cluster the router picked (its response header mutation applies too). */
+  weightedCluster: WeightedCluster | undefined;
+  /** Headers the router adds to whatever response goes out (a generated hash-policy cookie). */
+  extraResponseHeaders: HeaderMap | undefined;
   private readonly sink: RequestRecordSink;
 
   constructor(downstream: DownstreamStream, info: StreamInfo, chain: HttpFilterChain, filters: readonly HttpFilter[], filterContext: FilterContext, sink: RequestRecordSink) {
@@ -84,6 +90,14 @@ export class ActiveStream {
 
   #sendHeaders(status: number, headers: HeaderMap, endStream: boolean): void {
     const response = { status, headers };
+    // The router's finalizeResponseHeaders, first on the encode path: weighted cluster, then route
+    // (local replies of the route included, as Envoy does).
+    applyHeaderMutation(headers, this.weightedCluster?.responseHeaders);
+    applyHeaderMutation(headers, this.filterContext.route.selection?.route.responseHeaders);
+    for (const [k, v] of Object.entries(this.extraResponseHeaders ?? {})) {
+      const cur = headers[k];
+      headers[k] = cur === undefined ? v : [...(Array.isArray(cur) ? cur : [cur]), ...(Array.isArray(v) ? v : [v])];
+    }
     encodeHeaders(this.filters, response, this.filterContext);
     applyResponseHeaderRules(response.headers, this.chain.serverName);
     this.info.responseCode = response.status;

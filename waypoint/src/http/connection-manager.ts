@@ -6,23 +6,29 @@
 import type http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../../../lib/log/logger.ts';
-import type { HttpFilterChain } from '../config/types.ts';
+import type { HttpFilterChain, WaypointConfig } from '../config/types.ts';
 import type { DownstreamConnection } from '../listener/downstream-connection.ts';
 import type { DataPlaneEvent } from '../listener/events.ts';
+import { resolveRoute } from '../router/route-cache.ts';
 import type { RouterFilter } from '../router/router-filter.ts';
+import type { Random } from '../router/weighted-pick.ts';
 import { proxyUpgrade, writeRawReply, type UpgradeDeps } from '../router/upgrade-proxy.ts';
 import type { RequestRecordSink } from '../telemetry/request-record.ts';
 import { ActiveStream } from './active-stream.ts';
 import { isH1Stream, serveHttp1 } from './codec-h1.ts';
 import { serveHttp2 } from './codec-h2.ts';
 import type { DownstreamStream } from './downstream-stream.ts';
-import { decodeHeaders, filtersFor } from './filter-chain.ts';
+import { decodeHeaders, filtersFor, type FilterContext, type FilterDeps } from './filter-chain.ts';
 import { applyRequestHeaderRules, type RequestHead } from './headers.ts';
 import { localReply } from './local-reply.ts';
 import { StreamInfo } from './stream-info.ts';
 
 export interface ConnectionManagerDeps {
   readonly router: RouterFilter;
+  /** The newest config: each stream's route is resolved in it once, before the filters (route cache). */
+  config(): WaypointConfig | undefined;
+  /** Random source of the filters (fault, cors filter_enabled); tests inject one. */
+  readonly random?: Random;
   /** For HTTP/1.1 upgrades (WebSocket), which bypass the stream codec. */
   readonly upgrade: UpgradeDeps;
   readonly onRecord: RequestRecordSink;
@@ -52,9 +58,11 @@ export class HttpConnectionManager {
   #activeStreams = 0;
 
   private readonly deps: ConnectionManagerDeps;
+  readonly #filterDeps: FilterDeps;
 
   constructor(deps: ConnectionManagerDeps) {
     this.deps = deps;
+    this.#filterDeps = { random: deps.random ?? Math.random, ...(deps.onEvent ? { onEvent: deps.onEvent } : {}) };
   }
 
   get connectionCount(): number {
@@ -151,8 +159,15 @@ export class HttpConnectionManager {
     applyRequestHeaderRules(head, { generateRequestId: chain.generateRequestId, ...(this.deps.newRequestId ? { newRequestId: this.deps.newRequestId } : {}) });
     const info = new StreamInfo(conn, head);
     info.requestHeaderBytes = ds.requestHeaderBytes;
-    const filters = filtersFor(chain);
-    const ctx = { connection: conn, chain, state: new Map<string, unknown>() };
+    const filters = filtersFor(chain, this.#filterDeps);
+    const ctx: FilterContext = {
+      connection: conn,
+      chain,
+      state: new Map<string, unknown>(),
+      route: resolveRoute(this.deps.config() ?? conn.config, chain, head),
+      info,
+      onEnd: (cb) => ds.onEnd(() => cb()),
+    };
     const s = new ActiveStream(ds, info, chain, filters, ctx, this.deps.onRecord);
     void this.#run(s).catch((err: unknown) => {
       // A bug, not a peer's fault: answer 500 for this stream and keep serving the rest.
@@ -168,10 +183,18 @@ export class HttpConnectionManager {
     const info = new StreamInfo(conn, head);
     info.requestHeaderBytes = headerBytes;
     try {
-      const filters = filtersFor(chain);
-      const r = await decodeHeaders(filters, head, { connection: conn, chain, state: new Map<string, unknown>() });
+      const filters = filtersFor(chain, this.#filterDeps);
+      const ctx: FilterContext = {
+        connection: conn,
+        chain,
+        state: new Map<string, unknown>(),
+        route: resolveRoute(this.deps.config() ?? conn.config, chain, head),
+        info,
+        onEnd: (cb) => (socket.destroyed ? cb() : socket.once('close', () => cb())),
+      };
+      const r = await decodeHeaders(filters, head, ctx);
       if (r !== 'continue') writeRawReply(socket, info, r.localReply, chain.serverName);
-      else await proxyUpgrade(this.deps.upgrade, chain, conn.config, head, socket, rest, info);
+      else await proxyUpgrade(this.deps.upgrade, chain, conn.config, head, socket, rest, info, ctx.route);
     } catch (err) {
       this.deps.log.error({ err, chain: chain.name }, 'upgrade handling failed');
       socket.destroy();

@@ -40,4 +40,17 @@ describe('HTTP filter chain', () => {
     const [f] = filtersFor(unknown);
     expect(await decodeHeaders([f!], head(), ctx)).toMatchObject({ localReply: { status: 500 } });
   });
+
+  it('builds the rbac, fault and cors filters istiod always emits', () => {
+    const chain = {
+      httpFilters: [
+        { kind: 'rbac', name: 'envoy.filters.http.rbac', action: 'ALLOW', policies: [], shadow: false, statPrefix: '' },
+        { kind: 'fault', name: 'envoy.filters.http.fault' },
+        { kind: 'cors', name: 'envoy.filters.http.cors' },
+        { kind: 'router', name: 'envoy.filters.http.router' },
+      ],
+    } as unknown as HttpFilterChain;
+    const filters = filtersFor(chain);
+    expect(filters.map((f) => f.name)).toEqual(['envoy.filters.http.rbac', 'envoy.filters.http.fault', 'envoy.filters.http.cors']);
+  });
 });

@@ -60,6 +60,8 @@ export interface DataPlane {
   /** Tears everything down at once. */
   close(): void;
   stats(): DataPlaneStats;
+  /** Envoy's /clusters health_flags of an endpoint (outlier ejection included). */
+  healthFlags(cluster: string, endpoint: Endpoint): string;
 }
 
 export function createDataPlane(deps: DataPlaneDeps): DataPlane {
@@ -78,7 +80,7 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
     log: log.child({ scope: 'hbone-pool' }),
   });
   const connector = createUpstreamConnector({ pool, ownIdentity, connectSocket: deps.connectSocket, ...(deps.hbonePort ? { hbonePort: deps.hbonePort } : {}) });
-  const clusters = new ClusterManager(connector, deps.random);
+  const clusters = new ClusterManager(connector, deps.random, deps.onEvent ? { onEvent: deps.onEvent } : {});
   // Cluster runtimes of removed clusters are dropped when a new snapshot is seen.
   let lastConfig: WaypointConfig | undefined;
   const config = (): WaypointConfig | undefined => {
@@ -89,9 +91,11 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
     }
     return c;
   };
-  const router = new RouterFilter({ clusters, config, ...(deps.random ? { random: deps.random } : {}) });
+  const router = new RouterFilter({ clusters, config, log: log.child({ scope: 'router' }), ...(deps.random ? { random: deps.random } : {}) });
   const hcm = new HttpConnectionManager({
     router,
+    config,
+    ...(deps.random ? { random: deps.random } : {}),
     upgrade: { clusters, config, ...(deps.random ? { random: deps.random } : {}) },
     onRecord: deps.onRecord,
     log: log.child({ scope: 'hcm' }),
@@ -124,6 +128,9 @@ export function createDataPlane(deps: DataPlaneDeps): DataPlane {
       listener.server.destroy();
       clusters.close();
       void pool.close();
+    },
+    healthFlags(cluster, endpoint) {
+      return clusters.find(cluster)?.healthFlags(endpoint) ?? (endpoint.healthy ? 'healthy' : '/failed_eds_health');
     },
     stats() {
       const l = listener.stats();

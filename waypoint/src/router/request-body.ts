@@ -49,6 +49,16 @@ export class RequestBody {
     return this.#received;
   }
 
+  /** The whole body as read, while it is replayable (what a retry or a mirror sends). */
+  get buffered(): readonly Buffer[] {
+    return this.#chunks;
+  }
+
+  /** Request trailers (once ended). */
+  trailers(): HeaderMap | undefined {
+    return this.#trailers?.();
+  }
+
   whenEnded(cb: () => void): void {
     if (this.#ended) cb();
     else this.#onEnded.push(cb);

@@ -1,16 +1,26 @@
-// The router, last step of the HTTP filter chain and the only place that knows clusters: route
-// match, weighted cluster, circuit breakers, load balancing, the upstream attempt through the
-// endpoint's pool, timeouts, retries, then the response streamed back with its trailers.
-import type { Cluster, Route, WaypointConfig } from '../config/types.ts';
+// The router, last step of the HTTP filter chain and the only place that knows clusters: the
+// stream's cached route, weighted cluster, rewrites and header mutations, mirrors, circuit
+// breakers, load balancing (request hash, previous hosts), the upstream attempt through the
+// endpoint's pool, timeouts, retries, outlier results, then the response streamed back.
+import type { Logger } from '../../../lib/log/logger.ts';
+import type { Cluster, Route, WeightedCluster } from '../config/types.ts';
+import type { WaypointConfig } from '../config/types.ts';
+import { applyHeaderMutation } from '../filters/header-mutation.ts';
 import type { ActiveStream } from '../http/active-stream.ts';
 import { headerValue, type HeaderMap } from '../http/headers.ts';
 import { localReply, type LocalReply } from '../http/local-reply.ts';
-import type { ClusterManager, ClusterRuntime, UpstreamCodec } from '../upstream/cluster-manager.ts';
+import { hostKey, type ClusterManager, type ClusterRuntime, type UpstreamCodec } from '../upstream/cluster-manager.ts';
+import type { UpstreamResult } from '../upstream/outlier-detection.ts';
 import { upstreamHost } from '../upstream/upstream-connector.ts';
 import { UpstreamError, type UpstreamRequest, type UpstreamRequestHead, type UpstreamResponse } from '../upstream/upstream-request.ts';
+import { requestHash } from './hash-policy.ts';
+import { mirrorsToSend } from './mirror.ts';
+import { sendMirror } from './mirror-sender.ts';
+import { redirectLocation, rewritePath } from './path-rewrite.ts';
 import { RequestBody } from './request-body.ts';
 import { decideRetry, type AttemptOutcome } from './retry-state.ts';
-import { matchRoute, type RouteRequest } from './route-table.ts';
+import { routeRequestOf } from './route-cache.ts';
+import { parseQuery, type RouteRequest } from './route-table.ts';
 import { weightedPick, type Random } from './weighted-pick.ts';
 
 export interface RouterDeps {
@@ -18,6 +28,7 @@ export interface RouterDeps {
   /** The newest config: routes and clusters follow updates per request (Envoy's RDS/CDS/EDS). */
   config(): WaypointConfig | undefined;
   readonly random?: Random;
+  readonly log?: Logger;
 }
 
 type AttemptResult =
@@ -27,8 +38,7 @@ type AttemptResult =
   | { kind: 'downstream-gone' };
 
 export function routeRequestView(s: ActiveStream): RouteRequest {
-  const h = s.head;
-  return { authority: h.authority, path: h.path, method: h.method, scheme: h.scheme, header: (n) => headerValue(h.headers, n) };
+  return routeRequestOf(s.head);
 }
 
 export class RouterFilter {
@@ -43,10 +53,9 @@ export class RouterFilter {
 
   /** Runs the router for one stream; never throws (failures become local replies). */
   async route(s: ActiveStream): Promise<void> {
-    const config = this.deps.config() ?? s.filterContext.connection.config;
+    // The route was resolved once for the stream, before the filters (the route cache).
+    const { config, selection: selected } = s.filterContext.route;
     const chain = s.chain;
-    const table = config.routes.get(chain.routeConfigName);
-    const selected = table ? matchRoute(table, routeRequestView(s)) : undefined;
     s.info.destinationService = chain.service;
     if (!selected) return s.sendLocalReply(localReply('route_not_found'));
     const route = selected.route;
@@ -55,10 +64,16 @@ export class RouterFilter {
     if (action.kind === 'direct-response') {
       return s.sendLocalReply({ status: action.status, body: action.body ?? '', flags: [], details: 'direct_response' });
     }
-    if (action.kind === 'redirect') return s.sendLocalReply(redirectReply(s, action));
+    if (action.kind === 'redirect') {
+      const location = redirectLocation(action, route.match.path, s.head);
+      return s.sendLocalReply({ status: action.status, body: '', flags: [], details: 'redirect', headers: { location } });
+    }
     const wc = weightedPick(action.clusters, this.#random);
     const cluster = wc ? config.clusters.get(wc.name) : undefined;
-    if (wc) s.info.upstreamCluster = wc.name;
+    if (wc) {
+      s.info.upstreamCluster = wc.name;
+      s.weightedCluster = wc;
+    }
     if (!cluster) {
       const reply = localReply('cluster_not_found');
       return s.sendLocalReply(action.clusterNotFoundStatus ? { ...reply, status: action.clusterNotFoundStatus } : reply);
@@ -67,21 +82,31 @@ export class RouterFilter {
     const rt = this.deps.clusters.get(cluster);
     if (!rt.breaker.tryStartRequest()) return s.sendLocalReply(localReply('overflow'));
     try {
-      await this.#forward(s, route, cluster, rt);
+      await this.#forward(s, route, wc!, cluster, rt, config);
     } finally {
       rt.breaker.endRequest();
     }
   }
 
-  async #forward(s: ActiveStream, route: Route, cluster: Cluster, rt: ClusterRuntime): Promise<void> {
+  async #forward(s: ActiveStream, route: Route, wc: WeightedCluster, cluster: Cluster, rt: ClusterRuntime, config: WaypointConfig): Promise<void> {
     if (route.action.kind !== 'route') return;
     const action = route.action;
     const ds = s.downstream;
     const body = new RequestBody(ds.body, () => ds.requestTrailers(), (n) => (s.info.bytesReceived += n));
-    const head = upstreamHead(s, route);
+    const head = upstreamHead(s, route, wc);
     if (action.timeoutMs > 0) head.headers['x-envoy-expected-rq-timeout-ms'] = String(action.timeoutMs);
     const codec: UpstreamCodec = cluster.upstreamProtocol === 'http2' || (cluster.upstreamProtocol === 'downstream' && ds.protocol === 'HTTP/2') ? 'http2' : 'http1';
     const up: UpstreamRequestHead = { ...head, headers: codec === 'http1' ? withoutTe(head.headers) : head.headers };
+    for (const policy of mirrorsToSend(action.mirrors, this.#random)) {
+      sendMirror(this.deps.clusters, { config, policy, head, body, downstreamH2: ds.protocol === 'HTTP/2', timeoutMs: action.timeoutMs }, this.deps.log);
+    }
+    let hash: bigint | undefined;
+    if (rt.hashing && action.hashPolicy?.length) {
+      const h = hashFor(s, action.hashPolicy);
+      hash = h.hash;
+      if (h.setCookie) s.extraResponseHeaders = { 'set-cookie': h.setCookie };
+    }
+    const previousHosts = action.retry?.retryHostPredicates?.includes('previous_hosts') ? new Set<string>() : undefined;
 
     // The route timeout starts once the downstream request is complete (Envoy's semantics).
     let globalTimedOut = false;
@@ -107,8 +132,9 @@ export class RouterFilter {
     try {
       let retriesDone = 0;
       for (;;) {
-        const endpoint = rt.pick();
+        const endpoint = rt.pick({ ...(hash !== undefined ? { hash } : {}), ...(previousHosts ? { exclude: previousHosts } : {}) });
         if (!endpoint) return s.sendLocalReply(localReply('no_healthy_upstream'));
+        previousHosts?.add(hostKey(endpoint));
         s.info.upstreamHost = upstreamHost(endpoint);
         s.info.destinationWorkload = endpoint.workload;
         s.info.destinationPrincipal = endpoint.identity;
@@ -157,8 +183,11 @@ export class RouterFilter {
         }
         if (result.kind === 'global-timeout') {
           release();
+          rt.recordResult(endpoint, 'timeout');
           return s.sendLocalReply(localReply('upstream_timeout'));
         }
+        const od = outlierResult(result);
+        if (od !== undefined) rt.recordResult(endpoint, od);
         const outcome: AttemptOutcome =
           result.kind === 'response' ? { kind: 'response', status: result.res.status, ...grpcStatusOf(result.res.headers) } : result.outcome;
         const decision = decideRetry(
@@ -259,25 +288,80 @@ export class RouterFilter {
   }
 }
 
-function upstreamHead(s: ActiveStream, route: Route): { method: string; path: string; authority: string; scheme: string; headers: HeaderMap } {
+/** The request as it goes upstream: rewrites, host rewrite, then weighted-cluster and route header mutations. */
+function upstreamHead(s: ActiveStream, route: Route, wc: WeightedCluster): { method: string; path: string; authority: string; scheme: string; headers: HeaderMap } {
   const h = s.head;
   let path = h.path;
   let authority = h.authority;
   const headers: HeaderMap = { ...h.headers };
   if (route.action.kind === 'route') {
     const a = route.action;
-    if (a.prefixRewrite !== undefined && (route.match.path.kind === 'prefix' || route.match.path.kind === 'separated-prefix')) {
-      const matched = route.match.path.value;
-      const rewritten = a.prefixRewrite + path.slice(matched.length);
-      if (rewritten !== path) {
-        headers['x-envoy-original-path'] = path;
-        s.info.originalPath = path;
-        path = rewritten.startsWith('/') ? rewritten : `/${rewritten}`;
-      }
+    const rewritten = rewritePath(route.match.path, path, a);
+    if (rewritten !== undefined) {
+      headers['x-envoy-original-path'] = path;
+      s.info.originalPath = path;
+      path = rewritten;
     }
-    if (a.hostRewrite) authority = a.hostRewrite;
+    const host = wc.hostRewrite ?? a.hostRewrite;
+    if (host) authority = host;
+  }
+  // Envoy's finalizeRequestHeaders: the weighted cluster's mutation, then the route's.
+  applyHeaderMutation(headers, wc.requestHeaders);
+  applyHeaderMutation(headers, route.requestHeaders);
+  // A mutation of `host` / `:authority` is a host rewrite: the pools write the authority themselves.
+  for (const name of ['host', ':authority']) {
+    const v = headerValue(headers, name);
+    if (v === undefined) continue;
+    delete headers[name];
+    if (v) authority = v;
   }
   return { method: h.method, path, authority, scheme: 'http', headers };
+}
+
+function hashFor(s: ActiveStream, policies: NonNullable<Extract<Route['action'], { kind: 'route' }>['hashPolicy']>): { hash: bigint | undefined; setCookie?: string } {
+  const h = s.head;
+  let query: ReadonlyMap<string, string> | undefined;
+  const r = requestHash(policies, {
+    header: (n) => headerValue(h.headers, n),
+    cookie: (n) => cookieValue(headerValue(h.headers, 'cookie'), n),
+    sourceIp: ipOf(s.filterContext.connection.remoteAddress),
+    query: (n) => (query ??= parseQuery(h.path)).get(n),
+  });
+  const c = r.setCookie;
+  if (!c) return { hash: r.hash };
+  const cookie = `${c.name}="${c.value}"; Max-Age=${Math.floor(c.ttlMs / 1000)}${c.path ? `; Path=${c.path}` : ''}; HttpOnly`;
+  return { hash: r.hash, setCookie: cookie };
+}
+
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(/;\s*|,\s*/)) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+  }
+  return undefined;
+}
+
+function ipOf(address: string): string {
+  if (address.startsWith('[')) return address.slice(1, address.indexOf(']'));
+  const i = address.lastIndexOf(':');
+  return i > 0 && address.indexOf(':') === i ? address.slice(0, i) : address;
+}
+
+/** What outlier detection counts of an attempt; undefined = nothing (overflow, the client left). */
+function outlierResult(r: AttemptResult): UpstreamResult | undefined {
+  if (r.kind === 'response') return r.res.status;
+  if (r.kind !== 'failed') return undefined;
+  switch (r.outcome.kind) {
+    case 'connect-failure':
+      return 'connect-failure';
+    case 'per-try-timeout':
+      return 'timeout';
+    case 'reset':
+      return 'reset';
+    default:
+      return undefined;
+  }
 }
 
 function withoutTe(h: HeaderMap): HeaderMap {
@@ -323,16 +407,6 @@ function replyFor(outcome: AttemptOutcome, err: UpstreamError | undefined): Loca
       if (err?.kind === 'protocol_error') return { status: 503, body: 'upstream connect error or disconnect/reset before headers. reset reason: protocol error', flags: ['UPE'], details: 'upstream_reset_before_response_started{protocol_error}' };
       return localReply('connection_termination');
   }
-}
-
-function redirectReply(s: ActiveStream, a: { status: number; scheme?: string; host?: string; port?: number; path?: string }): LocalReply {
-  const h = s.head;
-  const scheme = a.scheme ?? h.scheme;
-  let host = a.host ?? h.authority.replace(/:[0-9]+$/, '');
-  const port = a.port ?? (a.host ? undefined : /:([0-9]+)$/.exec(h.authority)?.[1]);
-  if (port !== undefined) host = `${host}:${port}`;
-  const location = `${scheme}://${host}${a.path ?? h.path}`;
-  return { status: a.status, body: '', flags: [], details: 'redirect', headers: { location } };
 }
 
 function delay(ms: number): Promise<void> {

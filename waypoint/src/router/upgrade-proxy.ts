@@ -12,6 +12,7 @@ import type { HttpFilterChain } from '../config/types.ts';
 import type { ClusterManager } from '../upstream/cluster-manager.ts';
 import { upstreamHost } from '../upstream/upstream-connector.ts';
 import { UpstreamError } from '../upstream/upstream-request.ts';
+import type { RouteCache } from './route-cache.ts';
 import { matchRoute } from './route-table.ts';
 import { weightedPick, type Random } from './weighted-pick.ts';
 
@@ -41,14 +42,18 @@ export async function proxyUpgrade(
   socket: Duplex,
   rest: Buffer,
   info: StreamInfo,
+  /** The stream's route cache (resolved before the filters); matched here when absent. */
+  cached?: RouteCache,
 ): Promise<void> {
-  const config = deps.config() ?? fallbackConfig;
+  const config = cached?.config ?? deps.config() ?? fallbackConfig;
   const reply = (r: LocalReply): void => writeRawReply(socket, info, r, chain.serverName);
   info.destinationService = chain.service;
   const table = config.routes.get(chain.routeConfigName);
-  const selected = table
-    ? matchRoute(table, { authority: head.authority, path: head.path, method: head.method, scheme: head.scheme, header: (n) => headerValue(head.headers, n) })
-    : undefined;
+  const selected = cached
+    ? cached.selection
+    : table
+      ? matchRoute(table, { authority: head.authority, path: head.path, method: head.method, scheme: head.scheme, header: (n) => headerValue(head.headers, n) })
+      : undefined;
   if (!selected || selected.route.action.kind !== 'route') return reply(localReply('route_not_found'));
   info.routeName = selected.route.name;
   const wc = weightedPick(selected.route.action.clusters, deps.random);
