@@ -32,7 +32,7 @@ describe('ambientctl on the lab (root)', () => {
     const r = spawnSync(BIN, args, { encoding: 'utf8', env: { ...process.env, KUBECONFIG: lab.kubeconfig, ...env }, timeout: 60_000 });
     return { code: r.status, out: r.stdout, err: r.stderr };
   };
-  const gateways = () => (JSON.parse(kubectlSync(lab, ['get', 'gateways.gateway.networking.k8s.io', '-n', NS, '-o', 'json']).stdout) as { items: { metadata: { name: string; labels?: Record<string, string>; managedFields?: { manager: string }[] }; spec: unknown }[] }).items;
+  const gateways = () => (JSON.parse(kubectlSync(lab, ['get', 'gateways.gateway.networking.k8s.io', '-n', NS, '-o', 'json', '--show-managed-fields']).stdout) as { items: { metadata: { name: string; labels?: Record<string, string>; managedFields?: { manager: string }[] }; spec: unknown }[] }).items;
 
   beforeAll(async () => {
     requireRoot('e2e/waypoint/ambientctl.test.ts');
@@ -88,8 +88,11 @@ describe('ambientctl on the lab (root)', () => {
       const x = ctl(['ztunnel-config', 'workloads', '--node', 'node2', '--workload-namespace', NS], env);
       return x.code === 0 && / sleep /.test(x.out) ? x : undefined;
     }, { timeoutMs: 15_000 });
-    expect(r.out.split('\n')[0]).toBe('NAMESPACE POD NAME ADDRESS    NODE  WAYPOINT PROTOCOL');
-    expect(r.out).toMatch(new RegExp(`^${NS} +sleep +10\\.244\\.\\d+\\.\\d+ +node1 +None +TCP$`, 'm'));
+    // Columns as istioctl's (padding 1; widths follow the longest cell, e.g. the namespace's waypoint pods).
+    expect(r.out.split('\n')[0]).toMatch(/^NAMESPACE POD NAME +ADDRESS +NODE +WAYPOINT PROTOCOL$/);
+    // The namespace is enrolled to w2, a workload waypoint (apply above): sleep uses it; the waypoint pods use none.
+    expect(r.out).toMatch(new RegExp(`^${NS} +sleep +10\\.244\\.\\d+\\.\\d+ +node1 +w2 +TCP$`, 'm'));
+    expect(r.out).toMatch(new RegExp(`^${NS} +w2-[a-z0-9]+-[a-z0-9]+ +10\\.244\\.\\d+\\.\\d+ +node\\d +None +TCP$`, 'm'));
     expect(ctl(['zc', 'services', '--service-namespace', 'default'], env).out).toMatch(/^default +kubernetes +10\.96\.0\.1 /m);
   });
 

@@ -7,6 +7,10 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testCaClient } from '../../controller/src/ca/test-client.ts';
+import { dialHbone, openTunnel, HboneError } from '../../lib/hbone/index.ts';
+import { createCsr, workloadCertificateFromChain } from '../../lib/identity/index.ts';
+import { connectTcp } from '../../lib/netns/index.ts';
 import { REPO_ROOT } from '../lab/config.ts';
 import { down, kubectlSync, podRef, up } from '../lab/lab.ts';
 import { pollUntil } from '../lab/poll.ts';
@@ -35,6 +39,15 @@ apiVersion: v1
 kind: Pod
 metadata: { name: client, namespace: ${NS}, labels: { app: client } }
 spec: { nodeName: ${node}, serviceAccountName: client, containers: [{ name: main, image: lab/sleep }] }
+---
+apiVersion: v1
+kind: Namespace
+metadata: { name: outside }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: prober, namespace: outside }
+spec: { nodeName: ${node}, containers: [{ name: main, image: lab/sleep }] }
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -130,7 +143,7 @@ describe('the waypoint: deployed from a Gateway, L7 for HTTP/1.1, HTTP/2 and gRP
     kubectlSync(lab, ['apply', '-f', '-'], apps(appNode));
     await pollUntil('the apps to be Ready and captured', () => {
       const all = pods(NS).filter((p) => p.metadata.labels?.app === 'client' || p.metadata.labels?.app === 'echo');
-      return all.length === 3 && all.every((p) => isReady(p) && p.metadata.annotations?.['ambient.istio.io/redirection'] === 'enabled');
+      return all.length === 3 && all.every((p) => isReady(p) && p.metadata.annotations?.['ambient.istio.io/redirection'] === 'enabled') && pods('outside').every(isReady);
     }, { timeoutMs: 90_000 });
     vip = kubectlSync(lab, ['get', 'svc', '-n', NS, 'echo', '-o', 'jsonpath={.spec.clusterIP}']).stdout.trim();
     // The echo Service now carries the waypoint in workload xDS.
@@ -234,6 +247,53 @@ describe('the waypoint: deployed from a Gateway, L7 for HTTP/1.1, HTTP/2 and gRP
     await pollUntil('the waypoint to count the TCP connection', async () =>
       counter(await waypointMetrics(), 'istio_tcp_connections_opened_total', { reporter: 'waypoint', destination_service: HOST }) >= 1, { timeoutMs: 10_000 });
   }, 30_000);
+
+  it('bad input on its 15008 (garbage, oversized headers, an unknown CONNECT target) gets 400/431/503 and counts; the connection keeps serving', async () => {
+    // An HBONE client of our own, from a pod outside the mesh, with a certificate the mesh CA gave
+    // the client's service account (its own identity, no impersonation).
+    const ca = testCaClient(`127.0.0.1:${mesh.controller().ports.grpc}`);
+    const token = kubectlSync(lab, ['create', 'token', 'client', '-n', NS, '--audience', 'istio-ca', '--duration', '1h']).stdout.trim();
+    const { csrPem, keyPem } = await createCsr(CLIENT_ID);
+    const answer = await ca.ask(token, csrPem);
+    ca.close();
+    const cert = workloadCertificateFromChain(CLIENT_ID, keyPem, answer.chain!);
+    const wp = waypointPod()!;
+    const conn = await dialHbone({
+      connectSocket: () => connectTcp({ netns: `/run/netns/${netns('outside', 'prober')}`, host: wp.status.podIP!, port: 15008 }),
+      certificate: cert, expectedIdentities: [WAYPOINT_ID], keepalive: false,
+    });
+    const exchange = async (bytes: Buffer | string): Promise<string> => {
+      const t = await openTunnel(conn.session, `${vip}:80`);
+      const chunks: Buffer[] = [];
+      t.stream.on('data', (c: Buffer) => chunks.push(c));
+      t.stream.end(bytes);
+      await new Promise<void>((r) => t.stream.once('close', () => r()));
+      return Buffer.concat(chunks).toString('latin1');
+    };
+    const before = await waypointMetrics();
+    try {
+      expect(await exchange('GARBAGE garbage\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
+      expect(await exchange(`GET / HTTP/1.1\r\nhost: ${HOST}\r\nx-big: ${'a'.repeat(100 * 1024)}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 431 /);
+      const unknown = await openTunnel(conn.session, '10.96.255.254:80').then(() => 'accepted', (e: unknown) => e);
+      expect(unknown).toBeInstanceOf(HboneError);
+      expect((unknown as HboneError).status).toBe(503);
+      // Half-open HTTP: headers promising a body that never comes, then the client half-closes.
+      const half = await exchange(`POST /echo HTTP/1.1\r\nhost: ${HOST}\r\ncontent-length: 100\r\n\r\nonly-part`);
+      expect(half).toBe('');
+      await pollUntil('the half-open request logged as a downstream disconnect (DC)', () =>
+        accessLog().some((l) => l.method === 'POST' && l.path === '/echo' && l.response_flags === 'DC' && l.response_code === 0), { timeoutMs: 10_000 });
+      // The same HBONE connection still carries a good request.
+      expect(await exchange(`GET /still-fine HTTP/1.1\r\nhost: ${HOST}\r\nconnection: close\r\n\r\n`)).toMatch(/^HTTP\/1\.1 200 /);
+    } finally {
+      conn.session.destroy();
+    }
+    const after = await waypointMetrics();
+    const events = (text: string, kind: string) => counter(text, 'waypoint_data_plane_events_total', { kind });
+    expect(events(after, 'codec-error') - events(before, 'codec-error')).toBeGreaterThanOrEqual(2);
+    expect(events(after, 'connect-rejected') - events(before, 'connect-rejected')).toBeGreaterThanOrEqual(1);
+    const rejected = mesh.podLogLines(NS, wp.metadata.name).find((l) => JSON.stringify(l).includes('10.96.255.254:80'));
+    expect(rejected).toBeDefined();
+  }, 60_000);
 
   it('a killed waypoint is restarted by the kubelet and traffic recovers', async () => {
     const before = waypointPod()!;

@@ -70,7 +70,8 @@ export class HboneListener {
   }
 
   async onTunnel(req: TunnelRequest): Promise<TunnelDecision> {
-    const remote = `${req.remoteAddress.address}:${req.remoteAddress.port}`;
+    // As Envoy prints it: an IPv4 client on the dual-stack listener without its ::ffff: prefix.
+    const remote = `${normalise(req.remoteAddress.address)}:${req.remoteAddress.port}`;
     const reject = (status: 503, reason: string): TunnelDecision => {
       this.#rejected++;
       this.deps.log.info({ authority: req.rawAuthority, src: remote, peer: spiffeIdString(req.peerIdentity), reason }, 'CONNECT rejected');
