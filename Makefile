@@ -12,10 +12,11 @@ export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
 export NODE_OPTIONS := --disable-warning=ExperimentalWarning
 VITEST := node_modules/.bin/vitest
 
-.PHONY: help deps node_modules gen tools typecheck check-deps unit e2e test demo lab-up lab-down bench-l4 bench-waypoint bench-cni bench-controller clean
+.PHONY: help deps node_modules gen tools typecheck check-deps unit e2e test demo demo-bookinfo lab-up lab-down bench-l4 bench-waypoint bench-cni bench-controller clean
 
 help:
 	@echo "make demo      bring up the lab cluster (2 nodes), deploy sample apps, show a cross-node request"
+	@echo "make demo-bookinfo  the lab with the mesh, a Bookinfo-shaped sample behind a waypoint, and Istio's traffic-management tasks replayed on it"
 	@echo "make test      install everything, then run every test (unit + root/netns e2e)"
 	@echo "make unit      fast tests only (no root needed)"
 	@echo "make gen       regenerate lib/proto/gen (TypeScript types from the .proto files)"
@@ -58,6 +59,9 @@ test: deps node_modules tools typecheck check-deps
 
 demo: deps node_modules tools
 	node e2e/lab/demo.ts
+
+demo-bookinfo: deps node_modules tools
+	node e2e/lab/demo-bookinfo.ts
 
 lab-up: deps node_modules tools
 	e2e/lab/lab up

@@ -26,6 +26,11 @@ export const CATALOGUE: Readonly<Record<string, Entry>> = {
   'lab/http-echo': { program: 'e2e/lab/images/http-echo.ts', runMode: 'pod-netns' },
   'lab/tcp-echo': { program: 'e2e/lab/images/tcp-echo.ts', runMode: 'pod-netns' },
   'lab/sleep': { program: 'e2e/lab/images/sleep.ts', runMode: 'pod-netns' },
+  // The Bookinfo-shaped sample (e2e/lab/bookinfo.ts).
+  'lab/bookinfo-productpage': { program: 'e2e/lab/images/bookinfo-productpage.ts', runMode: 'pod-netns' },
+  'lab/bookinfo-details': { program: 'e2e/lab/images/bookinfo-details.ts', runMode: 'pod-netns' },
+  'lab/bookinfo-reviews': { program: 'e2e/lab/images/bookinfo-reviews.ts', runMode: 'pod-netns' },
+  'lab/bookinfo-ratings': { program: 'e2e/lab/images/bookinfo-ratings.ts', runMode: 'pod-netns' },
   'ambient-mesh/waypoint': { program: 'waypoint/src/main.ts', runMode: 'host-with-pod-netns', anyRegistry: true },
 };
 

@@ -4,7 +4,7 @@ import { encodeGrpcMessage, grpcStatusForHttp, localReply, renderLocalReply } fr
 describe('localReply', () => {
   it.each([
     ['route_not_found', 404, 'NR', 'route_not_found', ''],
-    ['cluster_not_found', 500, 'NC', 'cluster_not_found', ''],
+    ['cluster_not_found', 503, 'NC', 'cluster_not_found', ''],
     ['no_healthy_upstream', 503, 'UH', 'no_healthy_upstream', 'no healthy upstream'],
     ['connection_failure', 503, 'UF', 'upstream_reset_before_response_started{connection_failure}', 'upstream connect error or disconnect/reset before headers. reset reason: connection failure'],
     ['connection_termination', 503, 'UC', 'upstream_reset_before_response_started{connection_termination}', 'upstream connect error or disconnect/reset before headers. reset reason: connection termination'],
@@ -32,7 +32,7 @@ describe('renderLocalReply', () => {
     ['no_healthy_upstream', '14'],
     ['upstream_timeout', '4'],
     ['route_not_found', '12'],
-    ['cluster_not_found', '13'],
+    ['cluster_not_found', '14'],
     ['overflow', '14'],
   ] as const)('gRPC %s: 200 trailers-only, grpc-status %s', (kind, gs) => {
     const r = renderLocalReply(localReply(kind), true);

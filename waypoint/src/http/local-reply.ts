@@ -34,9 +34,10 @@ export function localReply(kind: Exclude<LocalReplyKind, 'direct_response' | 're
   switch (kind) {
     case 'route_not_found':
       return { status: 404, body: '', flags: ['NR'], details: 'route_not_found' };
-    // Gateway-API semantics (cluster_not_found_response_code: INTERNAL_SERVER_ERROR), as Istio sets.
+    // Envoy's default (cluster_not_found_response_code SERVICE_UNAVAILABLE); Gateway API routes ask
+    // for 500 through the route's clusterNotFoundStatus, as Istio sets them.
     case 'cluster_not_found':
-      return { status: 500, body: '', flags: ['NC'], details: 'cluster_not_found' };
+      return { status: 503, body: '', flags: ['NC'], details: 'cluster_not_found' };
     case 'no_healthy_upstream':
       return { status: 503, body: 'no healthy upstream', flags: ['UH'], details: 'no_healthy_upstream' };
     case 'connection_failure':

@@ -91,13 +91,13 @@ describe('HTTP/1.1 through the waypoint', () => {
     t.destroy();
   });
 
-  it('answers local replies: 404 NR, 500 NC, 503 UH, 503 UF', async () => {
+  it('answers local replies: 404 NR, 503 NC, 503 UH, 503 UF', async () => {
     const t = await bed.tunnel(`${ECHO_VIP}:80`);
     const n0 = bed.records.length;
     const nr = await h1Request(t, { path: '/x', headers: { 'x-no-route': '1' } });
     expect(nr.status).toBe(404);
     const nc = await h1Request(t, { path: '/nc' });
-    expect(nc.status).toBe(500);
+    expect(nc.status).toBe(503);
     const uh = await h1Request(t, { path: '/uh' });
     expect([uh.status, uh.body.toString()]).toEqual([503, 'no healthy upstream']);
     const uf = await h1Request(t, { path: '/uf' });
@@ -108,7 +108,7 @@ describe('HTTP/1.1 through the waypoint', () => {
     const recs = bed.records.slice(n0, n0 + 4);
     expect(recs.map((r) => [r.responseCode, r.responseFlags.join(','), r.responseCodeDetails])).toEqual([
       [404, 'NR', 'route_not_found'],
-      [500, 'NC', 'cluster_not_found'],
+      [503, 'NC', 'cluster_not_found'],
       [503, 'UH', 'no_healthy_upstream'],
       [503, 'UF,URX', 'upstream_reset_before_response_started{connection_failure}'],
     ]);
@@ -335,7 +335,7 @@ describe('config hot swap', () => {
   it('new requests use the new routes', async () => {
     const { testConfig } = await import('./test-fixtures.ts');
     const t = await bed.tunnel(`${ECHO_VIP}:80`);
-    expect((await h1Request(t, { path: '/nc' })).status).toBe(500);
+    expect((await h1Request(t, { path: '/nc' })).status).toBe(503);
     const c = testConfig(bed.apps, 'v2');
     const table = c.routes.get(ECHO)!;
     const swapped = { ...c, routes: new Map([...c.routes, [ECHO, { ...table, virtualHosts: [{ ...table.virtualHosts[0]!, routes: table.virtualHosts[0]!.routes.filter((r) => r.name !== 'nc') }] }]]) };
