@@ -5,6 +5,7 @@
 // requests get HTTP 200 with `grpc-status` (trailers-only), others an HTTP status. Response
 // flags: DI (delayed), FI (aborted).
 import type { FaultAbort, FaultConfig } from '../config/types.ts';
+import { httpToGrpcStatus } from '../http/local-reply.ts';
 import type { Random } from '../router/weighted-pick.ts';
 
 export interface FaultDecision {
@@ -36,27 +37,6 @@ export function decideFault(route: FaultConfig | undefined, defaults: FaultConfi
 
 /** gRPC status → HTTP status (Envoy's Grpc::Utility::grpcToHttpStatus), for aborts of non-gRPC requests. */
 export const GRPC_TO_HTTP: Readonly<Record<number, number>> = { 0: 200, 1: 499, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 10: 409, 11: 400, 12: 501, 13: 500, 14: 503, 15: 500, 16: 401 };
-
-/** HTTP status → gRPC status (Envoy's httpToGrpcStatus), for HTTP aborts of gRPC requests. */
-export function httpToGrpcStatus(status: number): number {
-  switch (status) {
-    case 400:
-      return 13;
-    case 401:
-      return 16;
-    case 403:
-      return 7;
-    case 404:
-      return 12;
-    case 429:
-    case 502:
-    case 503:
-    case 504:
-      return 14;
-    default:
-      return 2;
-  }
-}
 
 export const FAULT_ABORT_BODY = 'fault filter abort';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeGrpcMessage, grpcStatusForHttp, localReply, renderLocalReply } from './local-reply.ts';
+import { encodeGrpcMessage, httpToGrpcStatus, localReply, renderLocalReply } from './local-reply.ts';
 
 describe('localReply', () => {
   it.each([
@@ -45,7 +45,7 @@ describe('renderLocalReply', () => {
 
   it('grpc-message is percent-encoded', () => {
     expect(encodeGrpcMessage('a 100% ünicode\n')).toBe('a 100%25 %C3%BCnicode%0A');
-    expect(grpcStatusForHttp(403)).toBe(7);
-    expect(grpcStatusForHttp(418)).toBe(2);
+    expect(httpToGrpcStatus(403)).toBe(7);
+    expect(httpToGrpcStatus(418)).toBe(2);
   });
 });

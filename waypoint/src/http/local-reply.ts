@@ -66,8 +66,12 @@ export function localReply(kind: Exclude<LocalReplyKind, 'direct_response' | 're
   }
 }
 
-/** Envoy's HTTP → gRPC status mapping for local replies (Grpc::Utility::httpToGrpcStatus). */
-export function grpcStatusForHttp(status: number): number {
+/**
+ * Envoy's HTTP → gRPC status mapping (Grpc::Utility::httpToGrpcStatus), for local replies and HTTP
+ * aborts of gRPC requests; replies that know better (an upstream timeout: DEADLINE_EXCEEDED) carry
+ * their own grpcStatus.
+ */
+export function httpToGrpcStatus(status: number): number {
   switch (status) {
     case 400:
       return 13;
@@ -80,11 +84,8 @@ export function grpcStatusForHttp(status: number): number {
     case 429:
     case 502:
     case 503:
-      return 14;
     case 504:
-      return 4;
-    case 500:
-      return 13;
+      return 14;
     default:
       return 2;
   }
@@ -102,7 +103,7 @@ export interface RenderedReply {
 export function renderLocalReply(reply: LocalReply, grpc: boolean): RenderedReply {
   const headers: HeaderMap = { ...reply.headers };
   if (grpc && reply.status !== 200) {
-    const grpcStatus = reply.grpcStatus ?? grpcStatusForHttp(reply.status);
+    const grpcStatus = reply.grpcStatus ?? httpToGrpcStatus(reply.status);
     headers['content-type'] = 'application/grpc';
     headers['grpc-status'] = String(grpcStatus);
     const message = reply.body || httpReason(reply.status);

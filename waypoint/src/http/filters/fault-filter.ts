@@ -2,10 +2,10 @@
 // filter's defaults) decided by filters/fault.ts, then the delay (DI) and the abort (FI) as a local
 // reply, gRPC-shaped for gRPC requests. Active faults are counted for max_active_faults.
 import type { FaultAbort, FaultFilterConfig } from '../../config/types.ts';
-import { decideFault, FAULT_ABORT_BODY, GRPC_TO_HTTP, httpToGrpcStatus, isGrpcRequest } from '../../filters/fault.ts';
+import { decideFault, FAULT_ABORT_BODY, GRPC_TO_HTTP, isGrpcRequest } from '../../filters/fault.ts';
 import type { DecodeResult, FilterDeps, HttpFilter } from '../filter.ts';
 import { headerValue } from '../headers.ts';
-import type { LocalReply } from '../local-reply.ts';
+import { httpToGrpcStatus, type LocalReply } from '../local-reply.ts';
 
 /** The local reply of an abort; renderLocalReply shapes it for gRPC (200, grpc-status in trailers). */
 export function faultAbortLocalReply(abort: FaultAbort, grpcRequest: boolean): LocalReply {
