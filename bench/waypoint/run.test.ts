@@ -1,17 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
-import { appsManifest, requestLabel, SCENARIOS, type Scenario } from './run.ts';
+import { parse, parseAllDocuments } from 'yaml';
+import { appsManifest, requestLabel, routingAndAuthorization, SCENARIOS, type Scenario } from './run.ts';
 
 type Doc = { kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; spec?: Record<string, unknown> };
 const docs = (s: Scenario) => parseAllDocuments(appsManifest(s)).map((d) => d.toJSON() as Doc);
 
 describe('bench/waypoint scenarios', () => {
-  it('no mesh, L4, L4 + waypoint in that order, the first the baseline', () => {
-    expect(SCENARIOS.map((s) => [s.name, s.namespace, s.ambient, s.waypoint, s.ratioHead])).toEqual([
-      ['no mesh', 'bench-plain', false, false, undefined],
-      ['L4', 'bench-l4', true, false, 'L4/base'],
-      ['L4+waypoint', 'bench-l7', true, true, 'wp/base'],
+  it('no mesh, L4, L4 + waypoint, L4 + waypoint with routing and authorization, in that order, the first the baseline', () => {
+    expect(SCENARIOS.map((s) => [s.name, s.namespace, s.ambient, s.waypoint, s.ratioHead, s.extraManifest !== undefined])).toEqual([
+      ['no mesh', 'bench-plain', false, false, undefined, false],
+      ['L4', 'bench-l4', true, false, 'L4/base', false],
+      ['L4+waypoint', 'bench-l7', true, true, 'wp/base', false],
+      ['wp+VS+authz', 'bench-rules', true, true, 'rules/base', true],
     ]);
+  });
+
+  it('the routing row walks ten VirtualService rules and an ALLOW policy on the waypoint', () => {
+    const docs = routingAndAuthorization('bench-rules').split('\n---\n').map((d) => parse(d) as { kind: string; spec: { http?: unknown[]; action?: string; targetRefs?: { kind: string; name: string }[] } });
+    expect(docs.map((d) => d.kind)).toEqual(['VirtualService', 'AuthorizationPolicy']);
+    expect(docs[0]!.spec.http).toHaveLength(10);
+    expect(docs[1]!.spec).toMatchObject({ action: 'ALLOW', targetRefs: [{ kind: 'Gateway', name: 'waypoint' }] });
   });
 
   it('the same client (node1) and 1-replica echo (node2) in each, labelled per scenario', () => {

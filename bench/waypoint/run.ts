@@ -29,7 +29,39 @@ export const SCENARIOS: readonly Scenario[] = [
   { name: 'no mesh', namespace: 'bench-plain', ambient: false, waypoint: false },
   { name: 'L4', ratioHead: 'L4/base', namespace: 'bench-l4', ambient: true, waypoint: false },
   { name: 'L4+waypoint', ratioHead: 'wp/base', namespace: 'bench-l7', ambient: true, waypoint: true },
+  { name: 'wp+VS+authz', ratioHead: 'rules/base', namespace: 'bench-rules', ambient: true, waypoint: true, extraManifest: (ns) => routingAndAuthorization(ns) },
 ];
+
+/**
+ * Issue 10's cost row: a VirtualService of 10 http rules (nine header matches the load never sends,
+ * then the catch-all, so every request walks all ten) and an L7 AuthorizationPolicy on the waypoint
+ * (ALLOW POST and GET on any path from the namespace's principals) in force.
+ */
+export function routingAndAuthorization(ns: string): string {
+  const rules = Array.from({ length: 9 }, (_, i) => `  - name: rule-${i}
+    match: [{ headers: { x-bench-route: { exact: "r${i}" } } }]
+    route: [{ destination: { host: echo.${ns}.svc.cluster.local } }]`).join('\n');
+  return `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: echo-rules, namespace: ${ns} }
+spec:
+  hosts: [echo.${ns}.svc.cluster.local]
+  http:
+${rules}
+  - name: default
+    route: [{ destination: { host: echo.${ns}.svc.cluster.local } }]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: allow-bench, namespace: ${ns} }
+spec:
+  targetRefs: [{ kind: Gateway, group: gateway.networking.k8s.io, name: waypoint }]
+  action: ALLOW
+  rules:
+  - from: [{ source: { namespaces: ["${ns}"] } }]
+    to: [{ operation: { methods: ["GET", "POST"], paths: ["/*"] } }]
+`;
+}
 
 export interface WaypointBenchOptions {
   /** Seconds per measurement. */
