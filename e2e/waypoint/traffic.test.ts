@@ -649,10 +649,10 @@ ${(['v1', 'v2'] as const).map((v, i) => weights[i] ? `    - { destination: { hos
     await pollUntil('the tcp route to send everything to v2', async () => (await talkTo(5)).every((v) => v === 'v2'), { timeoutMs: 30_000, intervalMs: 500 });
     expect(await talkTo(20)).toEqual(Array(20).fill('v2'));
     apply(tcpRoute([50, 50]));
-    const mixed = await pollUntil('the tcp route to split', async () => {
-      const seen = await talkTo(60);
-      return seen.includes('v1') && seen.includes('v2') ? seen : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 500 });
+    // Once a connection reached v1 the split is in force; the sample is taken after that, so that
+    // no all-v2 connections from before the change count.
+    await pollUntil('the tcp route to split', async () => (await talkTo(5)).includes('v1'), { timeoutMs: 30_000, intervalMs: 500 });
+    const mixed = await talkTo(60);
     const v1 = mixed.filter((v) => v === 'v1').length;
     expect(mixed.filter((v) => v !== 'v1' && v !== 'v2')).toEqual([]);
     expect(v1).toBeGreaterThanOrEqual(15);
@@ -661,7 +661,14 @@ ${(['v1', 'v2'] as const).map((v, i) => weights[i] ? `    - { destination: { hos
 
   it('DestinationRule subsets + ROUND_ROBIN: subset v1\'s two pods answer in strict turns, v2 never', async () => {
     await applySubsets('echo-rr', `  trafficPolicy: { loadBalancer: { simple: ROUND_ROBIN } }\n`);
-    await waitCluster(subsetCluster('echo-rr', 'v1'), ['ROUND_ROBIN']);
+    // ROUND_ROBIN is lb_policy's zero value: proto3 JSON (Envoy's config_dump too) leaves it out,
+    // where a cluster without the rule shows Istio's LEAST_REQUEST.
+    const lbPolicy = async (name: string) => {
+      const c = section<{ cluster?: { name?: string; lb_policy?: string } }>(await dump(), 'ClustersConfigDump', 'dynamic_active_clusters').find((x) => x.cluster?.name === name);
+      return c?.cluster ? c.cluster.lb_policy ?? 'ROUND_ROBIN' : undefined;
+    };
+    await pollUntil('ROUND_ROBIN on the subset clusters', async () => (await lbPolicy(subsetCluster('echo-rr', 'v1'))) === 'ROUND_ROBIN' && (await lbPolicy(subsetCluster('echo-rr', 'v2'))) === 'ROUND_ROBIN', { timeoutMs: 30_000 });
+    expect(await lbPolicy(httpRoute('echo-timeout'))).toBe('LEAST_REQUEST');
     apply(`
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -787,9 +794,11 @@ spec:
       expect.objectContaining({ type: 'Accepted', status: 'True', reason: 'Accepted' }),
       expect.objectContaining({ type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs' }),
     ]));
+    // Istio's default route (every echo pod, v2 among them) answers until the HTTPRoute is in: the
+    // redirect is what only the HTTPRoute gives (one route config, so the other rules are in too).
     await pollUntil('the HTTPRoute in the waypoint', async () => {
-      const [r] = await send('echo-hr', [{ path: '/hr/header', headers: { 'x-hr': 'two' } }]);
-      return r!.status === 200 && echo(r!).labels.version === 'v2';
+      const [r] = await send('echo-hr', [{ path: '/hr/redirect/warmup' }]);
+      return r!.status === 301;
     }, { timeoutMs: 30_000, intervalMs: 500 });
     const mirrorPath = `/hr/mirror/${rid('hm')}`;
     const [hdr, noHdr, modify, redirect, rewrite, mirror, q2, q1, rest] = await send('echo-hr', [
@@ -844,6 +853,8 @@ spec:
         s.close();
       }
     };
+    // Until the GRPCRoute is in, Istio's default route spreads over v1 and v2: wait for its routes first.
+    await waitRoutes('echo-grpc', [`${NS}.echo-grpc.0`, `${NS}.echo-grpc.1`], 7070);
     await pollUntil('the GRPCRoute in the waypoint', async () => String((await call('/echo.Echo/V2')).trailers['x-echo-pod']).startsWith('echo-v2-'), { timeoutMs: 30_000, intervalMs: 500 });
     const v2 = await call('/echo.Echo/V2');
     expect(v2.replies.map((b) => b.toString())).toEqual(['ping']);

@@ -16,6 +16,10 @@ interface H1Connection {
   requests: number;
   idleTimer?: NodeJS.Timeout;
   busy: boolean;
+  /** The upstream ended its side (FIN, or END_STREAM on an HBONE stream, which stays writable). */
+  ended: boolean;
+  /** While idle: anything the upstream sends (or its end) retires the connection. */
+  onIdleData?: () => void;
 }
 
 interface Waiter {
@@ -65,12 +69,24 @@ export class H1ConnPool implements ConnPool {
 
   #acquire(): Promise<H1Connection> {
     for (let c = this.#idle.pop(); c; c = this.#idle.pop()) {
-      if (c.socket.destroyed || !c.socket.writable) continue;
+      if (c.onIdleData) c.socket.off('data', c.onIdleData);
+      c.onIdleData = undefined;
+      if (c.socket.destroyed || !c.socket.writable || c.ended) {
+        c.socket.destroy();
+        continue;
+      }
       clearTimeout(c.idleTimer);
       c.busy = true;
       return Promise.resolve(c);
     }
     if (this.breaker.canConnect()) return this.#connect();
+    if (this.connectionCount === 0) {
+      // Envoy: a host's pool with no connection at all opens one past the cluster's max_connections
+      // (other hosts' pools hold them, counted as upstream_cx_overflow); queued here, the request
+      // would wait on a connection this pool never has.
+      this.breaker.overflows.connections++;
+      return this.#connect();
+    }
     if (this.breaker.canQueue()) {
       this.breaker.pending++;
       return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
@@ -95,9 +111,16 @@ export class H1ConnPool implements ConnPool {
     // Node's HTTP/2 stream mangles a corked header string + body buffer pair (the http client
     // writes both at once via writev): without _writev the chunks go down one by one, intact.
     if ('rstCode' in socket) (socket as unknown as { _writev: unknown })._writev = null;
-    const conn: H1Connection = { socket, requests: 0, busy: true };
+    const conn: H1Connection = { socket, requests: 0, busy: true, ended: false };
     this.#all.add(conn);
     socket.on('error', () => undefined);
+    // An HBONE stream is half-open: the backend closing its keep-alive connection arrives as the
+    // stream's end only, and a request written after it would never be answered (Envoy closes a
+    // connection whose peer closed).
+    socket.once('end', () => {
+      conn.ended = true;
+      if (!conn.busy) socket.destroy();
+    });
     socket.once('close', () => {
       clearTimeout(conn.idleTimer);
       this.#all.delete(conn);
@@ -109,9 +132,16 @@ export class H1ConnPool implements ConnPool {
     return conn;
   }
 
-  /** A connection closed: a waiter may now open one. */
+  /**
+   * A connection closed: a waiter may now open one, within max_connections or, with no connection
+   * left in this pool, past it (as #acquire): the cluster's slot may have gone to another host's pool.
+   */
   #slotFreed(): void {
-    if (this.#waiters.length === 0 || !this.breaker.canConnect()) return;
+    if (this.#waiters.length === 0) return;
+    if (!this.breaker.canConnect()) {
+      if (this.connectionCount > 0) return;
+      this.breaker.overflows.connections++;
+    }
     const w = this.#waiters.shift()!;
     this.breaker.pending--;
     this.#connect().then(w.resolve, w.reject);
@@ -120,7 +150,7 @@ export class H1ConnPool implements ConnPool {
   #release(conn: H1Connection): void {
     conn.busy = false;
     const max = this.settings().maxRequestsPerConnection;
-    if (this.#draining || conn.socket.destroyed || (max > 0 && conn.requests >= max)) {
+    if (this.#draining || conn.socket.destroyed || conn.ended || (max > 0 && conn.requests >= max)) {
       conn.socket.destroy();
       return;
     }
@@ -132,6 +162,10 @@ export class H1ConnPool implements ConnPool {
       return;
     }
     this.#idle.push(conn);
+    // Read while idle so that the upstream's end is seen; unexpected bytes also retire it.
+    conn.onIdleData = () => conn.socket.destroy();
+    conn.socket.on('data', conn.onIdleData);
+    conn.socket.resume();
     const idleMs = this.settings().idleTimeoutMs;
     if (idleMs > 0) {
       conn.idleTimer = setTimeout(() => conn.socket.destroy(), idleMs);
