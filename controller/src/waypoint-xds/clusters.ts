@@ -3,8 +3,9 @@
 // with the DestinationRule's policy or Istio's defaults (LEAST_REQUEST, 10 s connect
 // timeout, circuit breakers at MaxUint32, `istio.services` metadata for telemetry), and the two
 // static clusters of the HBONE plumbing, `main_internal` and `connect_originate`.
-import { ApiVersion, Cluster_DiscoveryType as DiscoveryType, Cluster_LbPolicy as LbPolicy, httpProtocolOptionsCodec, packAny, upstreamTlsContextCodec, type MessageInput } from '../../../lib/proto/index.ts';
-import { CONNECT_ORIGINATE, HBONE_PORT, inboundVipName, MAIN_INTERNAL, SDS_DEFAULT, SDS_ROOT_CA, type ChainProtocol } from './names.ts';
+import { Cluster_DiscoveryType as DiscoveryType, Cluster_LbPolicy as LbPolicy, httpProtocolOptionsCodec, packAny, upstreamTlsContextCodec, type MessageInput } from '../../../lib/proto/index.ts';
+import { CONNECT_ORIGINATE, HBONE_PORT, inboundVipName, MAIN_INTERNAL, type ChainProtocol } from './names.ts';
+import { ADS, hboneCommonTlsContext } from './hbone-tls.ts';
 import type { ServicePortPlan, SubsetPlan } from './plan.ts';
 import { clusterSettings, type ClusterSettings } from './destination-rule.ts';
 import { inboundVipSubsetName } from './traffic.ts';
@@ -15,7 +16,6 @@ type Cluster = MessageInput<envoy.Cluster>;
 export const HTTP_PROTOCOL_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 const MAX_UINT32 = 4294967295;
 const CONNECT_TIMEOUT = { seconds: 10, nanos: 0 };
-const ADS: MessageInput<envoy.ConfigSource> = { configSourceSpecifier: { $case: 'ads', ads: {} }, resourceApiVersion: ApiVersion.V3 };
 
 function defaultCircuitBreakers(): MessageInput<envoy.CircuitBreakers> {
   return { thresholds: [{ maxConnections: MAX_UINT32, maxPendingRequests: MAX_UINT32, maxRequests: MAX_UINT32, maxRetries: MAX_UINT32, trackRemaining: true }] };
@@ -80,18 +80,7 @@ export function mainInternalCluster(): Cluster {
  */
 export function connectOriginateCluster(trustDomain: string): Cluster {
   const tls = packAny(upstreamTlsContextCodec, {
-    commonTlsContext: {
-      tlsParams: { tlsMinimumProtocolVersion: 4 /* TLSv1_3 */, tlsMaximumProtocolVersion: 4 },
-      alpnProtocols: ['h2'],
-      tlsCertificateSdsSecretConfigs: [{ name: SDS_DEFAULT, sdsConfig: ADS }],
-      validationContextType: {
-        $case: 'combinedValidationContext',
-        combinedValidationContext: {
-          defaultValidationContext: { matchTypedSubjectAltNames: [{ sanType: 3 /* URI */, matcher: { matchPattern: { $case: 'prefix', prefix: `spiffe://${trustDomain}/` } } }] },
-          validationContextSdsSecretConfig: { name: SDS_ROOT_CA, sdsConfig: ADS },
-        },
-      },
-    },
+    commonTlsContext: hboneCommonTlsContext(trustDomain),
   });
   return {
     name: CONNECT_ORIGINATE,

@@ -4,7 +4,6 @@
 // Departures from istiod, documented in docs/waypoint-xds.md: classic filter_chain_match instead of
 // the xDS matcher tree, and RDS instead of inline route configurations.
 import {
-  ApiVersion,
   downstreamTlsContextCodec,
   HttpConnectionManager_CodecType as CodecType,
   httpConnectionManagerCodec,
@@ -15,7 +14,8 @@ import {
   type Any,
   type MessageInput,
 } from '../../../lib/proto/index.ts';
-import { CONNECT_TERMINATE, HBONE_PORT, inboundVipName, MAIN_INTERNAL, SDS_DEFAULT, SDS_ROOT_CA } from './names.ts';
+import { CONNECT_TERMINATE, HBONE_PORT, inboundVipName, MAIN_INTERNAL } from './names.ts';
+import { ADS, hboneCommonTlsContext } from './hbone-tls.ts';
 import type { ServicePortPlan } from './plan.ts';
 import type * as envoy from '../../../lib/proto/index.ts';
 
@@ -34,7 +34,6 @@ export const HTTP_INSPECTOR_TYPE_URL = 'type.googleapis.com/envoy.extensions.fil
 /** What an http_inspector reports for sniffed HTTP, and what an HTTP chain of an undeclared port requires. */
 export const SNIFFED_HTTP_PROTOCOLS = ['http/1.1', 'h2c'] as const;
 
-const ADS: MessageInput<envoy.ConfigSource> = { configSourceSpecifier: { $case: 'ads', ads: {} }, resourceApiVersion: ApiVersion.V3 };
 const ZERO = { seconds: 0, nanos: 0 };
 
 function typed(name: string, any: Any): { name: string; configType: { $case: 'typedConfig'; typedConfig: Any } } {
@@ -56,18 +55,7 @@ function socketAddress(address: string, port: number): MessageInput<envoy.EnvoyA
 export function connectTerminateListener(trustDomain: string): Listener {
   const tls = packAny(downstreamTlsContextCodec, {
     requireClientCertificate: true,
-    commonTlsContext: {
-      tlsParams: { tlsMinimumProtocolVersion: 4 /* TLSv1_3 */, tlsMaximumProtocolVersion: 4 },
-      alpnProtocols: ['h2'],
-      tlsCertificateSdsSecretConfigs: [{ name: SDS_DEFAULT, sdsConfig: ADS }],
-      validationContextType: {
-        $case: 'combinedValidationContext',
-        combinedValidationContext: {
-          defaultValidationContext: { matchTypedSubjectAltNames: [{ sanType: 3 /* URI */, matcher: { matchPattern: { $case: 'prefix', prefix: `spiffe://${trustDomain}/` } } }] },
-          validationContextSdsSecretConfig: { name: SDS_ROOT_CA, sdsConfig: ADS },
-        },
-      },
-    },
+    commonTlsContext: hboneCommonTlsContext(trustDomain),
   });
   const hcm: HttpConnectionManager = {
     codecType: CodecType.HTTP2,
