@@ -6,7 +6,7 @@
 import type { HeaderMatcher, RBAC, RbacConfig, RbacPermission, RbacPolicy, RbacPrincipal, StringMatcher } from '../../../lib/proto/index.ts';
 import type { MetadataMatcher } from '../../../lib/proto/gen/envoy/type/matcher/v3/metadata.ts';
 import type { RbacFilterConfig, RbacHeaderMatch, RbacPermission as Permission, RbacPolicy as Policy, RbacPrincipal as Principal, StringMatch } from '../config/types.ts';
-import { compileStringMatch } from './compile-route.ts';
+import { compileHeaderMatcher, compileStringMatch } from './compile-string-match.ts';
 import { join, type Problems } from './problems.ts';
 
 export const RBAC_FILTER = 'envoy.filters.http.rbac';
@@ -25,45 +25,9 @@ function stringMatch(p: Problems, m: StringMatcher | undefined, path: string): S
 
 /** Envoy's HeaderMatcher; `host` is `:authority` (Envoy stores it there for HTTP/1.1 too). */
 function header(p: Problems, h: HeaderMatcher, path: string): RbacHeaderMatch {
-  const raw = p.required(h.name, join(path, 'name')).toLowerCase();
-  const name = raw === 'host' ? ':authority' : raw;
-  let invert = h.invertMatch;
-  let match: StringMatch;
-  const s = h.headerMatchSpecifier;
-  switch (s?.$case) {
-    case undefined:
-      match = { kind: 'present' };
-      break;
-    case 'presentMatch':
-      match = { kind: 'present' };
-      // present_match false is "absent", which is an inverted presence in Envoy's absent-header rule.
-      if (!s.presentMatch) invert = !invert;
-      break;
-    case 'exactMatch':
-      match = { kind: 'exact', value: s.exactMatch };
-      break;
-    case 'prefixMatch':
-      match = { kind: 'prefix', value: p.required(s.prefixMatch, join(path, 'prefix_match')) };
-      break;
-    case 'suffixMatch':
-      match = { kind: 'suffix', value: p.required(s.suffixMatch, join(path, 'suffix_match')) };
-      break;
-    case 'containsMatch':
-      match = { kind: 'contains', value: p.required(s.containsMatch, join(path, 'contains_match')) };
-      break;
-    case 'safeRegexMatch':
-      match = { kind: 'regex', value: p.regex(s.safeRegexMatch.regex, join(path, 'safe_regex_match.regex')) };
-      break;
-    case 'stringMatch':
-      match = compileStringMatch(p, s.stringMatch, join(path, 'string_match'));
-      break;
-    case 'rangeMatch':
-      p.fail(join(path, 'range_match'), 'not supported');
-      match = { kind: 'present' };
-      break;
-  }
-  if (h.treatMissingHeaderAsEmpty) p.fail(join(path, 'treat_missing_header_as_empty'), 'not supported');
-  return { name, match, invert };
+  const { name, match, invert, treatMissingAsEmpty } = compileHeaderMatcher(p, h, path, { requireValues: true });
+  if (treatMissingAsEmpty) p.fail(join(path, 'treat_missing_header_as_empty'), 'not supported');
+  return { name: name === 'host' ? ':authority' : name, match, invert };
 }
 
 function metadata(p: Problems, m: MetadataMatcher, path: string): { filter: string; path: string[]; invert: boolean } {

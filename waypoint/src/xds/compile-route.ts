@@ -16,12 +16,10 @@ import type {
   RouteMatch as EnvoyRouteMatch,
   VirtualHost as EnvoyVirtualHost,
 } from '../../../lib/proto/index.ts';
-import type { HeaderMatch, PathMatch, QueryParamMatch, RetryPolicy, Route, RouteAction, RouteMatch, RouteTable, StringMatch, VirtualHost, WeightedCluster } from '../config/types.ts';
-import { compileStringMatch } from './compile-string-match.ts';
+import type { HeaderMatch, PathMatch, QueryParamMatch, RetryPolicy, Route, RouteAction, RouteMatch, RouteTable, VirtualHost, WeightedCluster } from '../config/types.ts';
+import { compileHeaderMatcher, compileStringMatch } from './compile-string-match.ts';
 import { compileHashPolicy, compileHeaderMutation, compileMirror, compilePerFilterConfig } from './compile-traffic.ts';
 import { join, Problems, type CompileResult } from './problems.ts';
-
-export { compileStringMatch };
 
 /** Envoy's defaults. */
 const ENVOY_ROUTE_TIMEOUT_MS = 15_000;
@@ -32,43 +30,8 @@ const PREVIOUS_HOSTS = 'envoy.retry_host_predicates.previous_hosts';
 const PREVIOUS_HOSTS_TYPE_URL = 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate';
 
 function compileHeader(p: Problems, h: HeaderMatcher, path: string): HeaderMatch {
-  const name = p.required(h.name, join(path, 'name')).toLowerCase();
-  let invert = h.invertMatch;
-  let match: StringMatch;
-  const s = h.headerMatchSpecifier;
-  switch (s?.$case) {
-    case undefined:
-      // No specifier: the header must be present.
-      match = { kind: 'present' };
-      break;
-    case 'presentMatch':
-      match = { kind: 'present' };
-      if (!s.presentMatch) invert = !invert;
-      break;
-    case 'exactMatch':
-      match = { kind: 'exact', value: s.exactMatch };
-      break;
-    case 'prefixMatch':
-      match = { kind: 'prefix', value: s.prefixMatch };
-      break;
-    case 'suffixMatch':
-      match = { kind: 'suffix', value: s.suffixMatch };
-      break;
-    case 'containsMatch':
-      match = { kind: 'contains', value: s.containsMatch };
-      break;
-    case 'safeRegexMatch':
-      match = { kind: 'regex', value: p.regex(s.safeRegexMatch.regex, join(path, 'safe_regex_match.regex')) };
-      break;
-    case 'stringMatch':
-      match = compileStringMatch(p, s.stringMatch, join(path, 'string_match'));
-      break;
-    case 'rangeMatch':
-      p.fail(join(path, 'range_match'), 'not supported');
-      match = { kind: 'present' };
-      break;
-  }
-  return { name, match, invert, ...(h.treatMissingHeaderAsEmpty ? { treatMissingAsEmpty: true } : {}) };
+  const { name, match, invert, treatMissingAsEmpty } = compileHeaderMatcher(p, h, path, { requireValues: false });
+  return { name, match, invert, ...(treatMissingAsEmpty ? { treatMissingAsEmpty: true } : {}) };
 }
 
 function compileQuery(p: Problems, q: QueryParameterMatcher, path: string): QueryParamMatch {

@@ -1,6 +1,6 @@
-// Envoy's StringMatcher → the waypoint's StringMatch, shared by routes, CORS origins and RBAC
-// (regexes checked as RE2, as Envoy's safe_regex).
-import type { StringMatcher } from '../../../lib/proto/index.ts';
+// Envoy's StringMatcher and HeaderMatcher → the waypoint's StringMatch, shared by routes, CORS
+// origins and RBAC (regexes checked as RE2, as Envoy's safe_regex).
+import type { HeaderMatcher, StringMatcher } from '../../../lib/proto/index.ts';
 import type { StringMatch } from '../config/types.ts';
 import { join, type Problems } from './problems.ts';
 
@@ -25,4 +25,58 @@ export function compileStringMatch(p: Problems, m: StringMatcher, path: string):
       p.fail(path, 'a match pattern is required');
       return { kind: 'present' };
   }
+}
+
+export interface CompiledHeaderMatcher {
+  /** Lower case, as received. */
+  readonly name: string;
+  readonly match: StringMatch;
+  readonly invert: boolean;
+  readonly treatMissingAsEmpty: boolean;
+}
+
+/**
+ * An Envoy HeaderMatcher. `requireValues`: an empty prefix/suffix/contains value is refused (RBAC
+ * validates them; route matchers take them as they come).
+ */
+export function compileHeaderMatcher(p: Problems, h: HeaderMatcher, path: string, opts: { requireValues: boolean }): CompiledHeaderMatcher {
+  const name = p.required(h.name, join(path, 'name')).toLowerCase();
+  const value = (v: string, field: string): string => (opts.requireValues ? p.required(v, join(path, field)) : v);
+  let invert = h.invertMatch;
+  let match: StringMatch;
+  const s = h.headerMatchSpecifier;
+  switch (s?.$case) {
+    case undefined:
+      // No specifier: the header must be present.
+      match = { kind: 'present' };
+      break;
+    case 'presentMatch':
+      match = { kind: 'present' };
+      // present_match false is "absent", which is an inverted presence in Envoy's absent-header rule.
+      if (!s.presentMatch) invert = !invert;
+      break;
+    case 'exactMatch':
+      match = { kind: 'exact', value: s.exactMatch };
+      break;
+    case 'prefixMatch':
+      match = { kind: 'prefix', value: value(s.prefixMatch, 'prefix_match') };
+      break;
+    case 'suffixMatch':
+      match = { kind: 'suffix', value: value(s.suffixMatch, 'suffix_match') };
+      break;
+    case 'containsMatch':
+      match = { kind: 'contains', value: value(s.containsMatch, 'contains_match') };
+      break;
+    case 'safeRegexMatch':
+      match = { kind: 'regex', value: p.regex(s.safeRegexMatch.regex, join(path, 'safe_regex_match.regex')) };
+      break;
+    case 'stringMatch':
+      match = compileStringMatch(p, s.stringMatch, join(path, 'string_match'));
+      break;
+    case 'rangeMatch':
+      p.fail(join(path, 'range_match'), 'not supported');
+      match = { kind: 'present' };
+      break;
+  }
+  return { name, match, invert, treatMissingAsEmpty: h.treatMissingHeaderAsEmpty };
 }
