@@ -12,18 +12,19 @@ export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
 export NODE_OPTIONS := --disable-warning=ExperimentalWarning
 VITEST := node_modules/.bin/vitest
 
-.PHONY: help deps node_modules gen tools typecheck check-deps unit e2e test demo demo-bookinfo lab-up lab-down bench-l4 bench-waypoint bench-cni bench-controller clean
+.PHONY: help deps node_modules gen tools typecheck check-deps unit fuzz e2e test demo demo-bookinfo lab-up lab-down bench-l4 bench-waypoint bench-cni bench-controller clean
 
 help:
 	@echo "make demo      bring up the lab cluster (2 nodes), deploy sample apps, show a cross-node request"
 	@echo "make demo-bookinfo  the lab with the mesh, a Bookinfo-shaped sample behind a waypoint, and Istio's traffic-management tasks replayed on it"
 	@echo "make test      install everything, then run every test (unit + root/netns e2e)"
 	@echo "make unit      fast tests only (no root needed)"
+	@echo "make fuzz      longer runs of the parser fuzzers (FUZZ_SECONDS per property, default 20; FUZZ_RUNS; FUZZ_SEED to replay)"
 	@echo "make gen       regenerate lib/proto/gen (TypeScript types from the .proto files)"
 	@echo "make lab-up / make lab-down   the lab cluster alone"
 	@echo "make bench-l4  no mesh vs ztunnel on the lab, side by side (BENCH_SECONDS, BENCH_RATE)"
 	@echo "make bench-waypoint  no mesh vs L4 vs L4 + waypoint (HTTP/1.1) on the lab, side by side (BENCH_SECONDS, BENCH_RATE)"
-	@echo "make bench-cni CNI plugin start-up per pod, next to Debian's plugins"
+	@echo "make bench-cni CNI plugin start-up per pod, next to Debian's plugins; node agent add-pod with 200 pods"
 	@echo "make bench-controller  controller push latency (pod Ready -> every ztunnel) at 1k and 10k pods, with RSS (BENCH_PODS)"
 
 deps:
@@ -49,6 +50,13 @@ check-deps: node_modules
 
 unit: node_modules typecheck check-deps
 	$(VITEST) run --project unit
+
+# The *.fuzz.test.ts suites run briefly inside `unit`; here each property gets FUZZ_SECONDS (and at
+# most FUZZ_RUNS runs), so the whole target is bounded by roughly 30 properties x FUZZ_SECONDS / 2 workers.
+FUZZ_SECONDS ?= 20
+FUZZ_RUNS ?= 1000000
+fuzz: node_modules
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) $(VITEST) run --project unit .fuzz.test.ts
 
 e2e: deps node_modules tools
 	$(VITEST) run --project e2e
@@ -80,6 +88,7 @@ bench-waypoint: deps node_modules tools
 
 bench-cni: deps node_modules
 	node bench/cni/plugin-startup.ts
+	node bench/cni/add-pod.ts
 
 bench-controller: deps node_modules tools
 	node bench/controller/main.ts

@@ -7,7 +7,7 @@ import { startOpsServer, text, type OpsServer } from '../../lib/admin/http-serve
 import { createLogger, type Logger } from '../../lib/log/logger.ts';
 import { PROMETHEUS_CONTENT_TYPE, Registry } from '../../lib/metrics/registry.ts';
 import { openNetns } from '../../lib/netns/index.ts';
-import { addProbeTargets, applyHostProbeRules, applyInpodRules, removeInpodRules, removeProbeTargets, type NetnsPath } from '../../lib/redirect/index.ts';
+import { addProbeTargetsAsync, applyHostProbeRules, applyInpodRulesAsync, removeInpodRulesAsync, removeProbeTargetsAsync, type NetnsPath } from '../../lib/redirect/index.ts';
 import { ZdsServer } from '../../lib/zds/index.ts';
 import { PLUGIN_MAIN_PATH, renderLauncher } from '../plugin/launcher.ts';
 import { writeEnrollmentStateFile } from '../shared/enrollment-state.ts';
@@ -17,9 +17,10 @@ import { MeshDataplane } from './dataplane.ts';
 import { ambientNamespaces, decideEnrollment } from './enrollment.ts';
 import { PluginInstaller } from './install.ts';
 import { AgentKube } from './kube.ts';
-import { findNetnsByIp } from './netns-finder.ts';
+import { NetnsIndex } from './netns-finder.ts';
 import { startPluginServer } from './plugin-server.ts';
 import { Reconciler } from './reconciler.ts';
+import { linkZtunnel } from './ztunnel-link.ts';
 
 export interface NodeAgent {
   config: AgentConfig;
@@ -54,34 +55,35 @@ export async function startNodeAgent(cfg: AgentConfig, opts: { log?: Logger } = 
   const enrolled = registry.counter('istio_cni_pods_enrolled_total', 'Pods captured into the mesh by this agent', []);
   const unenrolled = registry.counter('istio_cni_pods_unenrolled_total', 'Pods released from the mesh by this agent', []);
   const failures = registry.counter('istio_cni_enrollment_failures_total', 'Pods the agent failed to capture (retried)', []);
-  const zdsConnections = registry.gauge('istio_cni_ztunnel_connections', 'ztunnel connections on the ZDS socket', []);
   const redirectOpts = { dnsCapture: cfg.dnsCapture };
   const host: NetnsPath = { path: cfg.hostNetns || `/proc/${process.pid}/ns/net` };
 
   applyHostProbeRules(host, redirectOpts, cfg.flavour);
 
   let dataplane!: MeshDataplane;
-  const zds = ZdsServer.listen({ path: cfg.ztunnelUds, snapshot: () => dataplane.snapshot(), log: log.child({ scope: 'zds' }) });
+  const zds = ZdsServer.listen({
+    path: cfg.ztunnelUds,
+    snapshot: () => dataplane.snapshot(),
+    ...(cfg.ztunnelUid !== undefined ? { allowedPeerUids: [cfg.ztunnelUid] } : {}),
+    log: log.child({ scope: 'zds' }),
+  });
   let kube!: AgentKube;
   dataplane = new MeshDataplane({
-    rules: { apply: (n) => applyInpodRules(n, redirectOpts, cfg.flavour), remove: (n) => removeInpodRules(n, cfg.flavour, redirectOpts) },
-    probes: { add: (ips) => addProbeTargets(host, ips, cfg.flavour, redirectOpts), remove: (ips) => removeProbeTargets(host, ips, cfg.flavour, redirectOpts) },
+    // Off the event loop: ZDS, the plugin socket and the informers keep being served meanwhile.
+    rules: { apply: (n) => applyInpodRulesAsync(n, redirectOpts, cfg.flavour), remove: (n) => removeInpodRulesAsync(n, cfg.flavour, redirectOpts) },
+    probes: { add: (ips) => addProbeTargetsAsync(host, ips, cfg.flavour, redirectOpts), remove: (ips) => removeProbeTargetsAsync(host, ips, cfg.flavour, redirectOpts) },
     ztunnel: { add: (uid, info, fd) => zds.addWorkload(uid, info, fd), del: (uid) => zds.delWorkload(uid) },
     annotate: (pod, state) => kube.annotate(pod, state).catch((err: Error) => log.warn({ pod: `${pod.namespace}/${pod.name}`, err: err.message }, 'could not annotate the pod')),
     log,
     onEnrolled: () => enrolled.inc(),
     onUnenrolled: () => unenrolled.inc(),
   });
-  // A ztunnel that took the whole snapshot holds every pod: pending ones are now enabled.
-  zds.on('snapshotSent', () => {
-    for (const uid of dataplane.uids()) void dataplane.confirm(uid);
-  });
-  zds.on('connected', () => zdsConnections.set({}, zds.connectionCount));
-  zds.on('disconnected', () => zdsConnections.set({}, zds.connectionCount));
+  linkZtunnel(zds, dataplane, registry, log);
+  const netnsIndex = new NetnsIndex();
 
   const reconciler = new Reconciler({
     dataplane,
-    findNetns: (ips) => findNetnsByIp(ips),
+    findNetns: (ips) => netnsIndex.find(ips),
     namespace: (n) => kube.namespace(n),
     pods: () => kube.listPods(),
     excludedNamespaces: cfg.excludedNamespaces,

@@ -8,6 +8,8 @@ export interface AgentConfig {
   kubeconfig: string;
   /** ZDS socket the agent listens on for ztunnel. */
   ztunnelUds: string;
+  /** The uid ztunnel runs as, allowed on the ZDS socket besides root (SO_PEERCRED); unset = root only (and our own uid). */
+  ztunnelUid: number | undefined;
   /** HTTP-over-UDS socket the CNI plugin posts pod events to. */
   pluginEventSocket: string;
   /** The node's CNI config dir and plugin dir (the plugin is installed there). */
@@ -37,6 +39,7 @@ export function agentConfigFromEnv(env: NodeJS.ProcessEnv): AgentConfigResult {
     nodeName,
     kubeconfig,
     ztunnelUds: env.ZTUNNEL_UDS ?? '/var/run/ztunnel/ztunnel.sock',
+    ztunnelUid: envUid(env.ZTUNNEL_UID, 'ZTUNNEL_UID', errors),
     pluginEventSocket: env.PLUGIN_EVENT_SOCKET ?? '/var/run/istio-cni/pluginevent.sock',
     cniNetDir: env.CNI_NET_DIR ?? '/etc/cni/net.d',
     cniBinDir: env.CNI_BIN_DIR ?? '/opt/cni/bin',
@@ -49,4 +52,14 @@ export function agentConfigFromEnv(env: NodeJS.ProcessEnv): AgentConfigResult {
     logLevel: env.LOG_LEVEL ?? 'info',
   };
   return errors.length ? { ok: false, errors } : { ok: true, config };
+}
+
+function envUid(value: string | undefined, name: string, errors: string[]): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n > 0xfffffffe) {
+    errors.push(`${name} must be a numeric uid, got ${JSON.stringify(value)}`);
+    return undefined;
+  }
+  return n;
 }

@@ -1,7 +1,9 @@
 // The node agent's side effects for one pod, in Istio's order (fact sheet §3.4): rules inside the
 // pod netns, the netns handed to ztunnel over ZDS, the pod IP in the host probe set, then the pod
 // annotated `ambient.istio.io/redirection: enabled` (`pending` while no ztunnel took it). Removal
-// undoes the same steps. Holds one netns fd per captured pod: the ZDS snapshot resends them.
+// undoes the same steps. Holds one netns fd per captured pod: the ZDS snapshot resends them. Rule
+// and probe-set work is asynchronous (child processes off the event loop); the caller keeps the
+// steps of one pod in order (reconciler.ts), different pods may be in flight together.
 import type { Logger } from '../../lib/log/logger.ts';
 import { closeFd } from '../../lib/netns/index.ts';
 import type { NetnsPath } from '../../lib/redirect/index.ts';
@@ -11,8 +13,8 @@ import type { PodView } from './enrollment.ts';
 export type RedirectionState = 'enabled' | 'pending';
 
 export interface DataplaneDeps {
-  rules: { apply(netns: NetnsPath): void; remove(netns: NetnsPath): void };
-  probes: { add(ips: readonly string[]): void; remove(ips: readonly string[]): void };
+  rules: { apply(netns: NetnsPath): Promise<void>; remove(netns: NetnsPath): Promise<void> };
+  probes: { add(ips: readonly string[]): Promise<void>; remove(ips: readonly string[]): Promise<void> };
   ztunnel: { add(uid: string, info: ZdsWorkloadInfo, netnsFd: number): Promise<void>; del(uid: string): Promise<void> };
   annotate(pod: PodView, state: RedirectionState | undefined): Promise<void>;
   log: Logger;
@@ -59,7 +61,7 @@ export class MeshDataplane {
     const existing = this.captured.get(pod.uid);
     if (existing && existing.fd !== fd) closeFd(existing.fd);
     try {
-      this.deps.rules.apply({ path: fdPath(fd) });
+      await this.deps.rules.apply({ path: fdPath(fd) });
     } catch (err) {
       closeFd(fd);
       this.captured.delete(pod.uid);
@@ -74,10 +76,18 @@ export class MeshDataplane {
     } catch (err) {
       this.deps.log.warn({ pod: `${pod.namespace}/${pod.name}`, err: (err as Error).message }, 'ztunnel did not take the pod yet; it stays pending');
     }
-    this.deps.probes.add(pod.podIps);
+    await this.deps.probes.add(pod.podIps);
     await this.deps.annotate(pod, entry.state);
     this.deps.log.info({ pod: `${pod.namespace}/${pod.name}`, uid: pod.uid, redirection: entry.state }, 'pod enrolled');
     return entry.state;
+  }
+
+  /**
+   * A ztunnel acknowledged these pods in its snapshot: the pending ones among them become enabled.
+   * A pod it refused stays pending (and is offered again with the next snapshot).
+   */
+  async confirmAcknowledged(uids: readonly string[]): Promise<void> {
+    await Promise.all(uids.map((uid) => this.confirm(uid)));
   }
 
   /** A ztunnel took the pod through a snapshot: a pending pod becomes enabled. */
@@ -97,12 +107,12 @@ export class MeshDataplane {
     const name = `${c.pod.namespace}/${c.pod.name}`;
     await this.deps.ztunnel.del(uid).catch((err: Error) => this.deps.log.warn({ pod: name, err: err.message }, 'ztunnel delete failed'));
     try {
-      this.deps.rules.remove({ path: fdPath(c.fd) });
+      await this.deps.rules.remove({ path: fdPath(c.fd) });
     } catch (err) {
       if (!opts.podGone) this.deps.log.warn({ pod: name, err: (err as Error).message }, 'removing the pod rules failed');
     }
     closeFd(c.fd);
-    this.deps.probes.remove(c.pod.podIps);
+    await this.deps.probes.remove(c.pod.podIps).catch((err: Error) => this.deps.log.warn({ pod: name, err: err.message }, 'removing the pod from the probe set failed'));
     if (!opts.podGone) await this.deps.annotate(c.pod, undefined);
     this.deps.log.info({ pod: name, uid }, 'pod unenrolled');
   }

@@ -42,8 +42,8 @@ export class AgentKube {
     kc.loadFromFile(kubeconfigPath);
     this.core = kc.makeApiClient(CoreV1Api);
     const fieldSelector = `spec.nodeName=${nodeName}`;
-    this.pods = new Informer<V1Pod>({ kubeconfig: kc, path: '/api/v1/pods', fieldSelector, list: () => this.core.listPodForAllNamespaces({ fieldSelector }), log });
-    this.namespaces = new Informer<V1Namespace>({ kubeconfig: kc, path: '/api/v1/namespaces', list: () => this.core.listNamespace(), log });
+    this.pods = new Informer<V1Pod>({ kubeconfig: kc, path: '/api/v1/pods', fieldSelector, list: (page) => this.core.listPodForAllNamespaces({ fieldSelector, ...page }), log });
+    this.namespaces = new Informer<V1Namespace>({ kubeconfig: kc, path: '/api/v1/namespaces', list: (page) => this.core.listNamespace(page), log });
     this.pods.on('add', (p) => handlers.podChanged(podView(p)));
     this.pods.on('update', (p) => handlers.podChanged(podView(p)));
     this.pods.on('delete', (p) => handlers.podDeleted(podView(p)));

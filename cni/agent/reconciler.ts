@@ -1,11 +1,13 @@
-// Keeps the captured set equal to what enrollment says, one pod at a time (a single queue, so rule
-// and ZDS work never interleave for a pod): informer events, namespace label changes and the agent's
-// own start all end in `sync`. A pod the agent cannot capture yet (no IP, netns not found) is
-// retried with backoff; a running pod is captured in place, never restarted.
+// Keeps the captured set equal to what enrollment says: informer events, namespace label changes
+// and the agent's own start all end in `sync`. Work is queued per pod (pod-queue.ts): one pod's
+// rule and ZDS steps never interleave, different pods proceed in parallel up to a bound. A pod the
+// agent cannot capture yet (no IP, netns not found) is retried with backoff; a running pod is
+// captured in place, never restarted.
 import type { Logger } from '../../lib/log/logger.ts';
 import type { MeshDataplane } from './dataplane.ts';
 import { decideEnrollment, type NamespaceView, type PodView } from './enrollment.ts';
 import type { FoundNetns } from './netns-finder.ts';
+import { PodQueue } from './pod-queue.ts';
 
 export interface ReconcilerDeps {
   dataplane: MeshDataplane;
@@ -15,50 +17,48 @@ export interface ReconcilerDeps {
   excludedNamespaces: ReadonlySet<string>;
   log: Logger;
   onError?(pod: PodView, err: Error): void;
+  /** Pods worked on at the same time. Default DEFAULT_POD_CONCURRENCY. */
+  concurrency?: number;
 }
+
+export const DEFAULT_POD_CONCURRENCY = 8;
 
 const RETRY_MS = [200, 500, 1000, 2000, 5000];
 
 export class Reconciler {
   private readonly deps: ReconcilerDeps;
-  private chain: Promise<void> = Promise.resolve();
+  private readonly queue: PodQueue;
   private readonly retries = new Map<string, { timer: NodeJS.Timeout; attempt: number }>();
   private closed = false;
 
   constructor(deps: ReconcilerDeps) {
     this.deps = deps;
-  }
-
-  /** Runs `fn` after everything queued before it. */
-  private enqueue(fn: () => Promise<void>): Promise<void> {
-    const next = this.chain.then(fn, fn);
-    this.chain = next.catch(() => {});
-    return next;
+    this.queue = new PodQueue(deps.concurrency ?? DEFAULT_POD_CONCURRENCY);
   }
 
   podChanged(pod: PodView): Promise<void> {
-    return this.enqueue(() => this.sync(pod));
+    return this.queue.run(pod.uid, () => this.sync(pod));
   }
 
   podDeleted(pod: PodView): Promise<void> {
     this.cancelRetry(pod.uid);
-    return this.enqueue(() => this.deps.dataplane.unenroll(pod.uid, { podGone: true }));
+    return this.queue.run(pod.uid, () => this.deps.dataplane.unenroll(pod.uid, { podGone: true }));
   }
 
-  namespaceChanged(ns: NamespaceView): Promise<void> {
-    return this.enqueue(async () => {
-      for (const p of this.deps.pods()) if (p.namespace === ns.name) await this.sync(p);
-    });
+  /** Resolves once every pod of the namespace was synced (each in its own queue). */
+  async namespaceChanged(ns: NamespaceView): Promise<void> {
+    await Promise.all(this.deps.pods().filter((p) => p.namespace === ns.name).map((p) => this.podChanged(p)));
   }
 
   /** Every pod of the node (agent start, periodic resync). */
-  resyncAll(): Promise<void> {
-    return this.enqueue(async () => {
-      const pods = this.deps.pods();
-      const known = new Set(pods.map((p) => p.uid));
-      for (const uid of this.deps.dataplane.uids()) if (!known.has(uid)) await this.deps.dataplane.unenroll(uid, { podGone: true });
-      for (const p of pods) await this.sync(p);
-    });
+  async resyncAll(): Promise<void> {
+    const pods = this.deps.pods();
+    const known = new Set(pods.map((p) => p.uid));
+    const gone = this.deps.dataplane.uids().filter((uid) => !known.has(uid));
+    await Promise.all([
+      ...gone.map((uid) => this.queue.run(uid, () => this.deps.dataplane.unenroll(uid, { podGone: true }))),
+      ...pods.map((p) => this.podChanged(p)),
+    ]);
   }
 
   /**
@@ -66,13 +66,13 @@ export class Reconciler {
    * captured. Throws when an ambient pod could not be captured (the plugin fails the ADD).
    */
   captureNew(pod: PodView, openNetns: () => number): Promise<boolean> {
-    let captured = false;
-    return this.enqueue(async () => {
+    return this.queue.run(pod.uid, async () => {
       const d = decideEnrollment(pod, this.deps.namespace(pod.namespace), this.deps.excludedNamespaces);
-      if (!d.enroll) return;
+      if (!d.enroll) return false;
       await this.deps.dataplane.enroll(pod, openNetns());
-      captured = true;
-    }).then(() => captured);
+      this.cancelRetry(pod.uid);
+      return true;
+    });
   }
 
   private async sync(pod: PodView): Promise<void> {
@@ -125,6 +125,6 @@ export class Reconciler {
   async close(): Promise<void> {
     this.closed = true;
     for (const uid of [...this.retries.keys()]) this.cancelRetry(uid);
-    await this.chain;
+    await this.queue.idle();
   }
 }

@@ -22,13 +22,13 @@ export function fakeDataplaneDeps(opts: { ztunnelUp?: boolean; rulesFail?: boole
   const calls: string[] = [];
   const deps: DataplaneDeps = {
     rules: {
-      apply: (n) => {
+      apply: async (n) => {
         if (opts.rulesFail) throw new Error('iptables-restore failed');
         calls.push(`rules+ ${n.path.replace(/\d+$/, 'N')}`);
       },
-      remove: () => void calls.push('rules-'),
+      remove: async () => void calls.push('rules-'),
     },
-    probes: { add: (ips) => void calls.push(`probe+ ${ips.join()}`), remove: (ips) => void calls.push(`probe- ${ips.join()}`) },
+    probes: { add: async (ips) => void calls.push(`probe+ ${ips.join()}`), remove: async (ips) => void calls.push(`probe- ${ips.join()}`) },
     ztunnel: {
       add: async (uid, info) => {
         if (opts.ztunnelUp === false) throw new Error('no ztunnel connected');

@@ -3,7 +3,7 @@
 // pre-NAT destination, and the SOCK_SEQPACKET + SCM_RIGHTS transport of ZDS. Linux only; needs the
 // native addon in ./native (built by `npm ci`).
 export { NetnsError } from './errors.ts';
-export { closeFd, isNetns, openNetns, runInNetns, type NetnsRef } from './netns.ts';
+export { closeFd, isNetns, NetnsHandle, openNetns, resolveNetnsRef, runInNetns, type NetnsRef } from './netns.ts';
 export {
   connectTcp,
   createTcpSocket,
@@ -16,6 +16,7 @@ export {
 export { socketFd, type FdLike } from './socket-fd.ts';
 export { UdpSocket, type UdpAddress, type UdpRemoteInfo, type UdpSocketOptions } from './udp.ts';
 export { getOriginalDst, type SocketAddress } from './original-dst.ts';
+export { getPeerCredentials, type PeerCredentials } from './peer-cred.ts';
 export {
   MAX_MESSAGE_BYTES,
   MAX_MESSAGE_FDS,

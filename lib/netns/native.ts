@@ -46,6 +46,13 @@ export interface NativeMessage {
   eof: boolean;
 }
 
+/** SO_PEERCRED of a unix socket: the peer process as it was at connect() time. */
+export interface NativePeerCred {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
 /** Opaque uv_poll handle. */
 export interface NativePoller {
   readonly __poller: unique symbol;
@@ -79,6 +86,7 @@ export interface NativeBinding {
   pollSet(poller: NativePoller, events: number): void;
   pollRef(poller: NativePoller, ref: boolean): void;
   pollClose(poller: NativePoller): void;
+  getPeerCred(fd: number): NativePeerCred;
 }
 
 let binding: NativeBinding | undefined;

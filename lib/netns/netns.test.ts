@@ -2,7 +2,7 @@
 import { closeSync, fstatSync, openSync, readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsError } from './errors.ts';
-import { closeFd, isNetns, openNetns, runInNetns } from './netns.ts';
+import { closeFd, isNetns, NetnsHandle, openNetns, runInNetns } from './netns.ts';
 import { createThrowawayNetns, isRoot, ROOT_REASON, type ThrowawayNetns } from './throwaway-netns.ts';
 
 const currentNetns = (): string => readlinkSync('/proc/thread-self/ns/net');
@@ -117,5 +117,39 @@ describe.skipIf(!isRoot)(`runInNetns (${ROOT_REASON})`, () => {
     expect(() => runInNetns('/nonexistent/amt-netns', () => 1)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
     expect(() => runInNetns(import.meta.filename, () => 1)).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'setns' }));
     expect(currentNetns()).toBe(before);
+  });
+});
+
+describe('NetnsHandle', () => {
+  it('counts its users, closes the fd with the last release, and refuses any use after that', () => {
+    const h = NetnsHandle.open('/proc/self/ns/net');
+    const fd = h.fd;
+    expect(isNetns(fd)).toBe(true);
+    h.retain();
+    h.release();
+    expect(h.released).toBe(false);
+    expect(isNetns(h.fd)).toBe(true); // still open: one user left
+    h.release();
+    expect(h.released).toBe(true);
+    expect(() => h.fd).toThrow(NetnsError);
+    expect(() => h.fd).toThrow(/EBADF.*released/);
+    expect(() => h.retain()).toThrow(NetnsError);
+    expect(() => runInNetns(h, () => 1)).toThrow(/EBADF/);
+    // The number is free again: the next open may take it, and the handle never reaches it.
+    const other = openNetns('/proc/self/ns/net');
+    try {
+      expect(other).toBe(fd);
+      expect(() => h.fd).toThrow(NetnsError);
+    } finally {
+      closeFd(other);
+    }
+    h.release(); // extra releases are ignored (no double close of a reused number)
+  });
+
+  it('adopts a received fd and refuses what is not one', () => {
+    const h = NetnsHandle.adopt(openNetns('/proc/self/ns/net'));
+    expect(runInNetns(h, () => currentNetns())).toBe(currentNetns());
+    h.release();
+    expect(() => NetnsHandle.adopt(-1)).toThrow(TypeError);
   });
 });

@@ -3,11 +3,11 @@
 // net.Socket, so the data path keeps using Node's own streams.
 import net from 'node:net';
 import { native, type NativeTcpOptions } from './native.ts';
-import type { NetnsRef } from './netns.ts';
+import { NetnsHandle, resolveNetnsRef, type NetnsRef } from './netns.ts';
 import { socketFd, type FdLike } from './socket-fd.ts';
 
 export interface TcpSocketOptions {
-  /** Create the socket inside this netns (path or fd); the socket keeps it for life. */
+  /** Create the socket inside this netns (path, fd or handle); the socket keeps it for life. */
   netns?: NetnsRef;
   family: 4 | 6;
   /** SO_MARK, set before bind/connect so netfilter sees it on the first packet. Needs CAP_NET_ADMIN. */
@@ -129,11 +129,12 @@ function normalize(opts: TcpSocketOptions): NativeTcpOptions {
   if (opts.listen !== undefined && !(Number.isInteger(opts.listen) && opts.listen >= 0)) {
     throw new TypeError(`createTcpSocket: listen backlog must be a non-negative integer`);
   }
-  if (opts.netns !== undefined && typeof opts.netns !== 'string' && !Number.isInteger(opts.netns)) {
-    throw new TypeError('createTcpSocket: netns must be a path or an fd');
+  if (opts.netns !== undefined && typeof opts.netns !== 'string' && !Number.isInteger(opts.netns) && !(opts.netns instanceof NetnsHandle)) {
+    throw new TypeError('createTcpSocket: netns must be a path, an fd or a NetnsHandle');
   }
   return {
-    netns: opts.netns ?? null,
+    // A handle is resolved here, in the same synchronous call that creates the socket.
+    netns: opts.netns === undefined ? null : resolveNetnsRef(opts.netns),
     family: opts.family,
     mark: opts.mark ?? null,
     reuseAddr: opts.reuseAddr ?? false,

@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { NetnsError } from './errors.ts';
 import { native, POLL_READABLE, POLL_WRITABLE, type NativeAddress, type NativePoller } from './native.ts';
-import type { NetnsRef } from './netns.ts';
+import { NetnsHandle, resolveNetnsRef, type NetnsRef } from './netns.ts';
 import { ipFamily, validatePort } from './socket.ts';
 
 /** Datagrams read per readiness callback, so one busy peer cannot starve the event loop. */
@@ -68,11 +68,11 @@ export class UdpSocket extends EventEmitter<UdpEvents> {
     if (opts.mark !== undefined && !(Number.isInteger(opts.mark) && opts.mark >= 0 && opts.mark <= 0xffffffff)) {
       throw new TypeError(`UdpSocket: mark must be a 32-bit unsigned integer, got ${opts.mark}`);
     }
-    if (opts.netns !== undefined && typeof opts.netns !== 'string' && !Number.isInteger(opts.netns)) {
-      throw new TypeError('UdpSocket: netns must be a path or an fd');
+    if (opts.netns !== undefined && typeof opts.netns !== 'string' && !Number.isInteger(opts.netns) && !(opts.netns instanceof NetnsHandle)) {
+      throw new TypeError('UdpSocket: netns must be a path, an fd or a NetnsHandle');
     }
     const fd = native().createUdpSocket({
-      netns: opts.netns ?? null,
+      netns: opts.netns === undefined ? null : resolveNetnsRef(opts.netns),
       family,
       mark: opts.mark ?? null,
       reusePort: opts.reusePort ?? false,

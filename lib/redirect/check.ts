@@ -5,6 +5,7 @@ import { buildInpodIptables } from './iptables-inpod.ts';
 import { diffIptablesInpod, diffNftInpod, type InpodCheck, type RedirectFlavour } from './inpod-plan.ts';
 import { buildInpodNftables } from './nftables-inpod.ts';
 import { resolveRedirectOptions, type RedirectOptionsInput } from './options.ts';
+import { runSync } from './program.ts';
 import { readIptablesState, readNftState } from './read-state.ts';
 
 /**
@@ -15,6 +16,6 @@ import { readIptablesState, readNftState } from './read-state.ts';
  */
 export function checkInpodRules(netns: NetnsPath, input: RedirectOptionsInput, flavour: RedirectFlavour): InpodCheck {
   const opts = resolveRedirectOptions(input);
-  if (flavour === 'iptables') return diffIptablesInpod(buildInpodIptables(opts), readIptablesState(netns, opts), opts);
-  return diffNftInpod(buildInpodNftables(opts), readNftState(netns, opts), opts);
+  if (flavour === 'iptables') return diffIptablesInpod(buildInpodIptables(opts), runSync(netns, readIptablesState(opts)), opts);
+  return diffNftInpod(buildInpodNftables(opts), runSync(netns, readNftState(opts)), opts);
 }

@@ -13,6 +13,6 @@ export { buildInpodRouting, type PolicyRouting } from './routing.ts';
 export { buildHostProbeIptables, buildHostProbeNftables, type HostProbeIptables, type HostProbeNftables } from './host-probe.ts';
 export type { InpodCheck, RedirectFlavour } from './inpod-plan.ts';
 export type { NetnsPath } from './exec.ts';
-export { applyInpodRules, removeInpodRules } from './apply.ts';
+export { applyInpodRules, applyInpodRulesAsync, removeInpodRules, removeInpodRulesAsync } from './apply.ts';
 export { checkInpodRules } from './check.ts';
-export { addProbeTargets, applyHostProbeRules, removeHostProbeRules, removeProbeTargets } from './host-apply.ts';
+export { addProbeTargets, addProbeTargetsAsync, applyHostProbeRules, removeHostProbeRules, removeProbeTargets, removeProbeTargetsAsync } from './host-apply.ts';

@@ -15,7 +15,7 @@ export {
   type ZdsWorkloadInfo,
 } from './codec.ts';
 export { ZdsError, type ZdsErrorCode } from './errors.ts';
-export { ZdsServer, type ZdsServerOptions } from './server.ts';
+export { ZdsServer, type ZdsPeerRefusal, type ZdsServerOptions } from './server.ts';
 export { ZdsServerConnection, type ZdsConnectionState, type ZdsSnapshotEntry } from './server-connection.ts';
 
 /** Istio's default socket path (ztunnel env INPOD_UDS; agent flag ztunnel-uds-address). */

@@ -38,8 +38,8 @@ export interface ZdsServerConnectionOptions {
 
 type ConnectionEvents = {
   hello: [version: number];
-  /** The snapshot, SnapshotSent included, was answered. */
-  ready: [];
+  /** The snapshot, SnapshotSent included, was answered; `acked`: the pods ztunnel accepted (no error). */
+  ready: [acked: readonly string[]];
   /** ztunnel answered a request with an error string. */
   nack: [request: ZdsRequest, error: string];
   close: [error: ZdsError | undefined];
@@ -157,10 +157,10 @@ export class ZdsServerConnection extends EventEmitter<ConnectionEvents> {
     try {
       await hello;
       if (!this.#to('snapshot')) return;
-      await this.#sendSnapshot();
+      const acked = await this.#sendSnapshot();
       if (!this.#to('ready')) return;
-      this.#log.debug('snapshot sent');
-      this.emit('ready');
+      this.#log.debug({ acked: acked.length }, 'snapshot sent');
+      this.emit('ready', acked);
       for (;;) {
         const q = await this.#next();
         if (!q) return;
@@ -188,10 +188,14 @@ export class ZdsServerConnection extends EventEmitter<ConnectionEvents> {
     }
   }
 
-  /** Snapshot entries are read one at a time so each netns fd is used while its provider still holds it. */
-  async #sendSnapshot(): Promise<void> {
+  /**
+   * Snapshot entries are read one at a time so each netns fd is used while its provider still holds
+   * it. Resolves with the uids ztunnel acknowledged without error: only those are known to be served.
+   */
+  async #sendSnapshot(): Promise<string[]> {
+    const acked: string[] = [];
     for (const entry of this.#opts.snapshot()) {
-      if (this.closed) return;
+      if (this.closed) return acked;
       const request: ZdsRequest = entry.netnsFd === undefined ? { kind: 'keep', uid: entry.uid } : { kind: 'add', uid: entry.uid, info: entry.info };
       let data: Buffer;
       try {
@@ -213,10 +217,12 @@ export class ZdsServerConnection extends EventEmitter<ConnectionEvents> {
       }
       // As Istio's agent: an error answer during the snapshot is logged, and the snapshot goes on.
       if (ackError) this.emit('nack', request, ackError);
+      else acked.push(entry.uid);
     }
     const done: ZdsRequest = { kind: 'snapshotSent' };
     const ackError = await this.#exchange(done, encodeRequest(done), undefined);
     if (ackError) this.emit('nack', done, ackError);
+    return acked;
   }
 
   #next(): Promise<QueuedRequest | undefined> {

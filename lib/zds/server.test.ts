@@ -1,13 +1,15 @@
 // ZdsServer against a scripted ztunnel on a real SOCK_SEQPACKET socket in a temp dir: hello, the
 // snapshot with netns fds, one request at a time, routing of adds and deletes across connections,
 // and every way a connection ends (NACK, timeouts, protocol errors, server close).
-import { fstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, fstatSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil, rejectionOf } from '../hbone/test-fixtures.ts';
-import { closeFd, isNetns, openNetns, SeqpacketSocket } from '../netns/index.ts';
-import { decodeRequest, encodeAck, encodeHello, ZdsServer, type ZdsRequest, type ZdsServerOptions, type ZdsSnapshotEntry } from './index.ts';
+import { closeFd, getPeerCredentials, isNetns, openNetns, SeqpacketSocket } from '../netns/index.ts';
+import { isRoot } from '../netns/throwaway-netns.ts';
+import { connectAs, UID_REASON } from './test-peer.ts';
+import { decodeRequest, encodeAck, encodeHello, ZdsServer, type ZdsPeerRefusal, type ZdsRequest, type ZdsServerOptions, type ZdsSnapshotEntry } from './index.ts';
 
 /** Plays ztunnel: records each request with its fds and answers as `answer` says (null: stays silent). */
 class FakeZtunnel {
@@ -138,16 +140,18 @@ describe('ZdsServer snapshot', () => {
     const { server, path } = listen({ pods });
     const nacks: string[] = [];
     server.on('nack', (_id, req, error) => nacks.push(`${req.kind}:${'uid' in req ? req.uid : ''}:${error}`));
-    let ready = false;
-    server.on('snapshotSent', () => {
-      ready = true;
+    let acked: readonly string[] | undefined;
+    server.on('snapshotSent', (_id, uids) => {
+      acked = uids;
     });
     const z = new FakeZtunnel(path);
     z.answer = (req) => (req.kind === 'add' && req.uid === 'u1' ? 'port in use' : '');
     z.hello();
-    await pollUntil(() => ready, 'snapshot done');
+    await pollUntil(() => acked !== undefined, 'snapshot done');
     expect(z.kinds()).toEqual(['add:u1', 'add:u2', 'snapshotSent']);
     expect(nacks).toEqual(['add:u1:port in use']);
+    // Only what ztunnel accepted counts as served: the NACKed pod is not in the list.
+    expect(acked).toEqual(['u2']);
   });
 });
 
@@ -280,5 +284,55 @@ describe('ZdsServer lifecycle', () => {
     await pollUntil(() => z.closed, 'ztunnel side closed');
     expect(readdirSync(dir)).not.toContain(path.split('/').at(-1));
     expect(await rejectionOf(server.addWorkload('u2', info('b'), ownNetns))).toMatchObject({ code: 'SERVER_CLOSED' });
+  });
+});
+
+describe('ZdsServer socket access', () => {
+  it('creates the socket 0600 whatever the umask', () => {
+    const old = process.umask(0);
+    try {
+      const { path } = listen();
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+    } finally {
+      process.umask(old);
+    }
+  });
+
+  it('accepts a peer with an allowed uid, as the kernel reports it', async () => {
+    const { server, path } = listen({ allowedPeerUids: [process.getuid!()] });
+    const refused: ZdsPeerRefusal[] = [];
+    server.on('peerRefused', (r) => refused.push(r));
+    let ready = false;
+    server.on('snapshotSent', () => {
+      ready = true;
+    });
+    const z = new FakeZtunnel(path).hello();
+    expect(getPeerCredentials(z.socket.fd)).toMatchObject({ pid: process.pid, uid: process.getuid!() });
+    await pollUntil(() => ready, 'snapshot done');
+    expect(refused).toEqual([]);
+  });
+
+  it.skipIf(!isRoot)(`refuses a peer of another uid before sending anything, and counts it (${UID_REASON})`, async () => {
+    const pods = new Map<string, ZdsSnapshotEntry>([['u1', { uid: 'u1', info: info('a'), netnsFd: ownNetns }]]);
+    const { server, path } = listen({ pods });
+    const refused: ZdsPeerRefusal[] = [];
+    server.on('peerRefused', (r) => refused.push(r));
+    // Let uid 65534 reach the socket at all, so only the credential check stands in its way.
+    chmodSync(dir, 0o711);
+    chownSync(path, 65534, 65534);
+    expect(await connectAs(65534, path)).toBe('closed 0');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]?.peer?.uid).toBe(65534);
+    expect(refused[0]?.reason).toMatch(/uid 65534 is not allowed/);
+    expect(server.connectionCount).toBe(0);
+    // Root still gets its snapshot on the same socket.
+    let acked: readonly string[] | undefined;
+    server.on('snapshotSent', (_id, uids) => {
+      acked = uids;
+    });
+    new FakeZtunnel(path).hello();
+    await pollUntil(() => acked !== undefined, 'root snapshot');
+    expect(acked).toEqual(['u1']);
+    expect(refused).toHaveLength(1);
   });
 });

@@ -1,11 +1,14 @@
 // The node agent's side of ZDS: listen on the unix SOCK_SEQPACKET path, take ztunnel connections
 // (at most a few per second, as Istio's agent does), give each the snapshot, then route updates:
 // adds go to the newest connection only (during an upgrade the new ztunnel takes new pods), deletes
-// go to every connection (any of them may be serving the pod). Metrics are left to the caller via
+// go to every connection (any of them may be serving the pod). The socket file is 0600 whatever the
+// umask, and a peer that is neither root nor an allowed uid (SO_PEERCRED) is closed before it sees
+// anything: pod netns fds are as good as root inside those pods. Metrics are left to the caller via
 // events; there is no registry here.
 import { EventEmitter } from 'node:events';
+import { chmodSync } from 'node:fs';
 import { createLogger, type Logger } from '../log/logger.ts';
-import { SeqpacketServer, type SeqpacketSocket } from '../netns/index.ts';
+import { getPeerCredentials, SeqpacketServer, type PeerCredentials, type SeqpacketSocket } from '../netns/index.ts';
 import { ZDS_MAX_MESSAGE_BYTES, type ZdsRequest, type ZdsWorkloadInfo } from './codec.ts';
 import { ZdsError } from './errors.ts';
 import { ZdsServerConnection, type ZdsSnapshotEntry } from './server-connection.ts';
@@ -22,19 +25,33 @@ export interface ZdsServerOptions {
   maxConnectionsPerSecond?: number;
   /** Remove a stale socket file left at `path` (Istio's agent does). Default true. */
   removeExisting?: boolean;
+  /**
+   * Peer uids (SO_PEERCRED) allowed besides root, e.g. the uid ztunnel runs as. Default: the
+   * agent's own uid (a peer with it could read our memory anyway).
+   */
+  allowedPeerUids?: readonly number[];
   log?: Logger;
+}
+
+/** Why a connecting peer was closed unheard. */
+export interface ZdsPeerRefusal {
+  /** Undefined when the credentials could not be read at all. */
+  peer: PeerCredentials | undefined;
+  reason: string;
 }
 
 type ServerEvents = {
   /** ztunnel said hello on connection `id`. */
   connected: [id: number, version: number];
-  /** Connection `id` answered its whole snapshot. */
-  snapshotSent: [id: number];
+  /** Connection `id` answered its whole snapshot; `acked`: the pods it accepted (not NACKed). */
+  snapshotSent: [id: number, acked: readonly string[]];
   disconnected: [id: number, error: ZdsError | undefined];
   /** ztunnel answered a request with an error. */
   nack: [id: number, request: ZdsRequest, error: string];
   /** accept() failed; the server keeps listening. */
   acceptError: [error: Error];
+  /** A peer that is neither root nor allowed connected; it was closed before anything was sent. */
+  peerRefused: [refusal: ZdsPeerRefusal];
 };
 
 type ServerState = 'listening' | 'closed';
@@ -49,12 +66,20 @@ export class ZdsServer extends EventEmitter<ServerEvents> {
       maxMessageBytes: 4 * ZDS_MAX_MESSAGE_BYTES,
       maxFds: 4,
     });
+    try {
+      // bind() made it 0777 & ~umask; only root (and the peer check below) may get pod netns fds.
+      chmodSync(listener.path, 0o600);
+    } catch (err) {
+      listener.close();
+      throw err;
+    }
     return new ZdsServer(listener, opts);
   }
 
   readonly path: string;
   readonly #listener: SeqpacketServer;
-  readonly #opts: Required<Omit<ZdsServerOptions, 'log' | 'removeExisting'>> & { log: Logger };
+  readonly #opts: Required<Omit<ZdsServerOptions, 'log' | 'removeExisting' | 'allowedPeerUids'>> & { log: Logger };
+  readonly #allowedUids: ReadonlySet<number>;
   /** Started connections, oldest first. */
   readonly #connections: ZdsServerConnection[] = [];
   /** Accepted, waiting for the connection rate limit. */
@@ -75,6 +100,7 @@ export class ZdsServer extends EventEmitter<ServerEvents> {
       maxConnectionsPerSecond: opts.maxConnectionsPerSecond ?? 5,
       log: opts.log ?? createLogger({ component: 'zds-server', level: 'silent' }),
     };
+    this.#allowedUids = new Set([0, ...(opts.allowedPeerUids ?? [process.getuid?.() ?? 0])]);
     listener.on('connection', (s) => this.#accept(s));
     listener.on('error', (err) => {
       this.#opts.log.warn({ err: err.message }, 'ZDS accept failed');
@@ -125,7 +151,26 @@ export class ZdsServer extends EventEmitter<ServerEvents> {
     for (const c of [...this.#connections]) c.close(err);
   }
 
+  /** Root or an allowed uid, as the kernel saw the peer at connect() time; otherwise why not. */
+  #checkPeer(socket: SeqpacketSocket): ZdsPeerRefusal | undefined {
+    let peer: PeerCredentials;
+    try {
+      peer = getPeerCredentials(socket.fd);
+    } catch (err) {
+      return { peer: undefined, reason: `cannot read the peer credentials: ${(err as Error).message}` };
+    }
+    if (this.#allowedUids.has(peer.uid)) return undefined;
+    return { peer, reason: `uid ${peer.uid} is not allowed (allowed: ${[...this.#allowedUids].join(', ')})` };
+  }
+
   #accept(socket: SeqpacketSocket): void {
+    const refusal = this.#checkPeer(socket);
+    if (refusal) {
+      socket.close();
+      this.#opts.log.warn({ peerPid: refusal.peer?.pid, peerUid: refusal.peer?.uid, reason: refusal.reason }, 'ZDS peer refused');
+      this.emit('peerRefused', refusal);
+      return;
+    }
     const id = this.#nextId++;
     const conn = new ZdsServerConnection(id, socket, {
       snapshot: this.#opts.snapshot,
@@ -134,7 +179,7 @@ export class ZdsServer extends EventEmitter<ServerEvents> {
       log: this.#opts.log,
     });
     conn.on('hello', (version) => this.emit('connected', id, version));
-    conn.on('ready', () => this.emit('snapshotSent', id));
+    conn.on('ready', (acked) => this.emit('snapshotSent', id, acked));
     conn.on('nack', (request, error) => {
       this.#opts.log.warn({ zdsConn: id, request: request.kind, uid: 'uid' in request ? request.uid : undefined, error }, 'ztunnel answered with an error');
       this.emit('nack', id, request, error);

@@ -12,7 +12,8 @@
         "src/sockopt.c",
         "src/seqpacket.c",
         "src/poll.c",
-        "src/udp.c"
+        "src/udp.c",
+        "src/peercred.c"
       ],
       "defines": ["NAPI_VERSION=9", "_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter"],
