@@ -16,7 +16,7 @@ import { issueWorkloadCertificate } from '../../lib/identity/index.ts';
 import { createLogger } from '../../lib/log/logger.ts';
 import { registerTcpMetrics } from '../../lib/metrics/istio-tcp.ts';
 import { Registry } from '../../lib/metrics/registry.ts';
-import { closeFd, connectTcp, openNetns } from '../../lib/netns/index.ts';
+import { connectTcp, NetnsHandle } from '../../lib/netns/index.ts';
 import { applyInpodRules } from '../../lib/redirect/index.ts';
 import { SecretManager } from '../../lib/identity/secret-manager.ts';
 import { startPodProxy, type PodProxy } from '../../ztunnel/src/inpod/pod-proxy.ts';
@@ -36,7 +36,7 @@ describe('ztunnel data path in network namespaces (root)', () => {
   const connections = new ConnectionManager(registerTcpMetrics(registry), log);
   const servers: net.Server[] = [];
   const proxies: PodProxy[] = [];
-  const fds: number[] = [];
+  const fds: NetnsHandle[] = [];
   const seenByB: string[] = [];
   let pool: HbonePool;
   let secrets: SecretManager;
@@ -52,7 +52,7 @@ describe('ztunnel data path in network namespaces (root)', () => {
     state.upsertWorkload(workload({ name: 'echo', namespace: 'b', serviceAccount: 'echo', ip: IP.b, node: 'node1' }));
     const deps = { state, network: '', node: 'node1', connections, pool, secrets, pick: new RoundRobin().pick, log };
     for (const [k, name, ns, sa] of [['a', 'sleep', 'a', 'sleep'], ['b', 'echo', 'b', 'echo']] as const) {
-      const fd = openNetns(`/run/netns/${NS[k]}`);
+      const fd = NetnsHandle.open(`/run/netns/${NS[k]}`);
       fds.push(fd);
       proxies.push(startPodProxy(deps, { uid: `uid-${name}`, name, namespace: ns, serviceAccount: sa }, fd));
     }
@@ -65,7 +65,7 @@ describe('ztunnel data path in network namespaces (root)', () => {
     for (const s of servers) s.close();
     connections.closeAll('test done');
     secrets?.close();
-    for (const fd of fds) closeFd(fd);
+    for (const fd of fds) fd.release();
     teardown();
   });
 

@@ -3,6 +3,7 @@
 import net from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkloadCertificate } from '../identity/certificate.ts';
+import { forgeWorkloadCertificate } from '../identity/test-certificates.ts';
 import { dialHbone, openTunnel, type HboneClientConnection } from './client.ts';
 import { CLIENT_ID, SERVER_ID, createTestPki, pollUntil, readAll, rejectionOf, startHboneServer, startTcpApp, type HboneFixture, type TcpApp, type TestPki } from './test-fixtures.ts';
 
@@ -61,6 +62,25 @@ describe('dialHbone', () => {
     const got = readAll(t.stream);
     t.stream.end('ok');
     expect((await got).toString()).toBe('ok');
+  });
+
+  it('refuses a server certificate with several URI SANs (even one expected) or none', async () => {
+    const cases: [string[], string][] = [
+      [[SERVER_ID, 'spiffe://cluster.local/ns/other/sa/other'], 'carries 2 URI SANs'],
+      [[], 'carries no URI SAN'],
+    ];
+    for (const [uris, why] of cases) {
+      const forged = await forgeWorkloadCertificate(pki.root, SERVER_ID, [{ type: 'dns', value: 'server.example' }, ...uris.map((value) => ({ type: 'url' as const, value }))]);
+      const server = await startHboneServer({ getCertificate: () => forged, keepalive: false });
+      try {
+        const err = await rejectionOf(dialHbone({ connectSocket: () => net.connect(server.port, server.host), certificate: clientCert, expectedIdentities: [SERVER_ID], keepalive: false }));
+        expect(err.code).toBe('HBONE_SERVER_IDENTITY');
+        expect(err.message).toContain(`server certificate refused: the peer certificate ${why}`);
+        expect(server.tunnels).toHaveLength(0);
+      } finally {
+        await server.close();
+      }
+    }
   });
 
   it('fails by phase with typed codes', async () => {

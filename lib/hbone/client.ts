@@ -4,15 +4,16 @@
 import http2 from 'node:http2';
 import { isIPv6, type Socket as NetSocket } from 'node:net';
 import tls from 'node:tls';
-import { tlsPeerIdentities, type WorkloadCertificate } from '../identity/certificate.ts';
+import type { WorkloadCertificate } from '../identity/certificate.ts';
 import type { SpiffeIdentity } from '../identity/spiffe.ts';
 import { buildConnectHeaders, type ConnectHeaders } from './connect-request.ts';
 import { asHboneError, HboneError } from './errors.ts';
 import { startKeepalive } from './keepalive.ts';
-import { checkServerIdentity } from './peer-verify.ts';
+import { checkServerIdentity, peerCertificateIdentity } from './peer-verify.ts';
 import {
   ALPN_H2,
   CLIENT_H2_SETTINGS,
+  CONNECT_RESPONSE_TIMEOUT_MS,
   CONNECT_TIMEOUT_MS,
   CONNECTION_WINDOW_SIZE,
   DEFAULT_KEEPALIVE,
@@ -121,7 +122,7 @@ function handshakeTls(tcp: NetSocket, opts: DialOptions): Promise<{ socket: tls.
     const onSecure = (): void => {
       done();
       if (socket.alpnProtocol !== ALPN_H2) return fail(new HboneError('HBONE_ALPN', `server did not negotiate ALPN h2 (got ${String(socket.alpnProtocol)})`));
-      const decision = checkServerIdentity(tlsPeerIdentities(socket), opts.expectedIdentities);
+      const decision = checkServerIdentity(peerCertificateIdentity(socket.getPeerX509Certificate()), opts.expectedIdentities);
       if (decision.kind === 'reject') return fail(new HboneError('HBONE_SERVER_IDENTITY', decision.reason));
       socket.on('error', () => undefined); // from here on the HTTP/2 session reports failures
       resolve({ socket, peerIdentity: decision.identity });
@@ -141,11 +142,18 @@ export interface OpenedTunnel {
   responseHeaders: http2.IncomingHttpHeaders;
 }
 
+export interface OpenTunnelOptions {
+  /** How long to wait for the response headers (default CONNECT_RESPONSE_TIMEOUT_MS). */
+  responseTimeoutMs?: number;
+}
+
 /**
  * Sends one CONNECT and waits for its response. Resolves on 200 with the stream ready for data;
- * anything else rejects (HBONE_STATUS with `status`, or HBONE_STREAM_RESET) and closes the stream.
+ * anything else rejects (HBONE_STATUS with `status`, HBONE_STREAM_RESET, or HBONE_RESPONSE_TIMEOUT
+ * when no response came in time) and closes the stream.
  */
-export function openTunnel(session: http2.ClientHttp2Session, authority: string, headers?: ConnectHeaders): Promise<OpenedTunnel> {
+export function openTunnel(session: http2.ClientHttp2Session, authority: string, headers?: ConnectHeaders, opts: OpenTunnelOptions = {}): Promise<OpenedTunnel> {
+  const timeoutMs = opts.responseTimeoutMs ?? CONNECT_RESPONSE_TIMEOUT_MS;
   let stream: http2.ClientHttp2Stream;
   try {
     stream = session.request(buildConnectHeaders(authority, headers), { endStream: false });
@@ -153,6 +161,15 @@ export function openTunnel(session: http2.ClientHttp2Session, authority: string,
     return Promise.reject(asHboneError(err, 'HBONE_SESSION_CLOSED', 'cannot open a stream on this HBONE connection'));
   }
   return new Promise((resolve, reject) => {
+    // A server that took the stream and never answers: cancel the stream (its slot and the caller
+    // are freed; the connection itself may still be healthy for other streams).
+    const timer = setTimeout(() => {
+      done();
+      stream.on('error', () => undefined);
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+      reject(new HboneError('HBONE_RESPONSE_TIMEOUT', `HBONE CONNECT to ${authority} got no response within ${timeoutMs} ms`));
+    }, timeoutMs);
+    timer.unref();
     const onResponse = (h: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader): void => {
       done();
       const status = h[':status'] ?? 0;
@@ -175,6 +192,7 @@ export function openTunnel(session: http2.ClientHttp2Session, authority: string,
       reject(new HboneError('HBONE_STREAM_RESET', `HBONE CONNECT to ${authority} was reset before a response (code ${stream.rstCode ?? '?'})`, { refused: refused() }));
     };
     const done = (): void => {
+      clearTimeout(timer);
       stream.off('response', onResponse).off('error', onError).off('close', onClose);
     };
     stream.once('response', onResponse).once('error', onError).once('close', onClose);

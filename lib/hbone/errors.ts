@@ -18,6 +18,8 @@ export type HboneErrorCode =
   | 'HBONE_CLIENT_IDENTITY'
   /** No certificate is available for the identity (client) or local address (server). */
   | 'HBONE_NO_CERTIFICATE'
+  /** The server took the CONNECT stream but sent no response headers in time (the stream is cancelled). */
+  | 'HBONE_RESPONSE_TIMEOUT'
   /** The server answered the CONNECT with a status other than 200; see `status`. */
   | 'HBONE_STATUS'
   /** The CONNECT stream was reset, or its connection closed, before a response arrived. */

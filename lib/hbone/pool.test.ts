@@ -151,6 +151,31 @@ describe('HbonePool', () => {
     await pollUntil(() => p.stats().connections === 0, 'the pool to drop the dead connection');
   });
 
+  it('gives up on a CONNECT the server takes and never answers, and stops using that connection', async () => {
+    // The first stream is taken and left hanging (onTunnel never settles); later ones are served.
+    let calls = 0;
+    const aborted: boolean[] = [];
+    const f = await serverFixture({
+      onTunnel: (req) => {
+        if (calls++ > 0) return dialLoopbackUpstream(req);
+        return new Promise(() => req.signal.addEventListener('abort', () => aborted.push(true)));
+      },
+    });
+    const p = pool({ responseTimeoutMs: 100 });
+    const err = await rejectionOf(p.open(request(f)));
+    expect(err).toBeInstanceOf(HboneError);
+    expect(err.code).toBe('HBONE_RESPONSE_TIMEOUT');
+    expect(err.message).toContain('got no response within 100 ms');
+    // The stream was cancelled (the server saw it go) and the slot freed.
+    await pollUntil(() => aborted.length === 1, 'the server to see the stream cancelled');
+    await pollUntil(() => p.stats().streams === 0 && p.stats().connections === 0, 'the pool to drop the unresponsive connection');
+    const t = await p.open(request(f));
+    const got = readAll(t.stream);
+    t.stream.end('next');
+    expect((await got).toString()).toBe('next');
+    expect(f.accepted()).toBe(2);
+  });
+
   it('refuses new tunnels once closed', async () => {
     const f = await serverFixture();
     const p = pool();

@@ -14,7 +14,7 @@ import type { Logger } from '../log/logger.ts';
 import { dialHbone, openTunnel, type HboneClientConnection } from './client.ts';
 import type { ConnectHeaders } from './connect-request.ts';
 import { asHboneError, HboneError } from './errors.ts';
-import { CONNECT_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS, POOL_IDLE_TIMEOUT_MS, POOL_MAX_STREAMS_PER_CONNECTION, type KeepaliveOptions } from './settings.ts';
+import { CONNECT_RESPONSE_TIMEOUT_MS, CONNECT_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS, POOL_IDLE_TIMEOUT_MS, POOL_MAX_STREAMS_PER_CONNECTION, type KeepaliveOptions } from './settings.ts';
 
 export interface PoolKey {
   /** SPIFFE id of the source workload; its certificate is the client certificate. */
@@ -51,6 +51,8 @@ export interface HbonePoolOptions {
   idleTimeoutMs?: number;
   connectTimeoutMs?: number;
   handshakeTimeoutMs?: number;
+  /** How long a CONNECT waits for its response (default CONNECT_RESPONSE_TIMEOUT_MS). */
+  responseTimeoutMs?: number;
   keepalive?: KeepaliveOptions | false;
   log?: Logger;
 }
@@ -126,9 +128,12 @@ export class HbonePool {
       }
       let opened;
       try {
-        opened = await openTunnel(conn.session, req.authority, req.headers);
+        opened = await openTunnel(conn.session, req.authority, req.headers, { responseTimeoutMs: this.#opts.responseTimeoutMs ?? CONNECT_RESPONSE_TIMEOUT_MS });
       } catch (err) {
         this.#release(pc);
+        // A server that leaves a CONNECT unanswered is not trusted with new streams; the ones it
+        // does carry finish on the draining connection.
+        if (err instanceof HboneError && err.code === 'HBONE_RESPONSE_TIMEOUT') this.#drain(pc);
         if (attempt === 0 && err instanceof HboneError && err.refused) {
           this.#drain(pc);
           continue;

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { WorkloadCertificate } from '../identity/certificate.ts';
 import { CertificateAuthority } from '../identity/ca.ts';
 import { issueWorkloadCertificate } from '../identity/local-issuer.ts';
+import { forgeWorkloadCertificate, type TestSan } from '../identity/test-certificates.ts';
 import { parseClientHello, type ClientHelloSummary } from './client-hello.ts';
 import { HbonePool } from './pool.ts';
 import {
@@ -99,6 +100,22 @@ describe('HBONE server TLS admission', () => {
     await pollUntil(() => f.events.length === 1, 'the rejection event');
     expect(f.events[0]).toMatchObject({ kind: 'connection-rejected', error: { code: 'HBONE_CLIENT_IDENTITY' } });
     expect(f.tunnels).toHaveLength(0);
+  });
+
+  it('rejects a client certificate with several URI SANs or none, though its chain is trusted', async () => {
+    const cases: [TestSan[], string][] = [
+      [[{ type: 'url', value: CLIENT_ID }, { type: 'url', value: 'spiffe://cluster.local/ns/other/sa/other' }], 'carries 2 URI SANs'],
+      [[{ type: 'dns', value: 'client.example' }], 'carries no URI SAN'],
+    ];
+    for (const [sans, why] of cases) {
+      const forged = await forgeWorkloadCertificate(bed.pki.root, CLIENT_ID, sans);
+      const f = await serverFixture();
+      const r = await rawTls(f.port, { ca: bed.serverCert.rootsPem, cert: forged.certChainPem.join(''), key: forged.keyPem });
+      expect(r.outcome === 'closed' || r.outcome === 'error').toBe(true);
+      await pollUntil(() => f.events.length === 1, 'the rejection event');
+      expect(f.events[0]).toMatchObject({ kind: 'connection-rejected', error: { code: 'HBONE_CLIENT_IDENTITY', message: expect.stringContaining(why) } });
+      expect(f.tunnels).toHaveLength(0);
+    }
   });
 
   it('rejects a client certificate from an untrusted root', async () => {

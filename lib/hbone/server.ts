@@ -6,7 +6,7 @@ import http2 from 'node:http2';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
-import { tlsPeerIdentities, type WorkloadCertificate } from '../identity/certificate.ts';
+import type { WorkloadCertificate } from '../identity/certificate.ts';
 import type { SpiffeIdentity } from '../identity/spiffe.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Authority } from './authority.ts';
@@ -14,7 +14,7 @@ import { decideConnect, type ConnectHeaders } from './connect-request.ts';
 import { copyBidirectional, resetStream, type CopyResult } from './copy.ts';
 import { HboneError } from './errors.ts';
 import { startKeepalive } from './keepalive.ts';
-import { checkClientIdentity } from './peer-verify.ts';
+import { checkClientIdentity, peerCertificateIdentity } from './peer-verify.ts';
 import {
   ALPN_H2,
   CONNECTION_WINDOW_SIZE,
@@ -158,7 +158,13 @@ export class HboneServer {
           conn.tls = t;
           t.on('error', () => undefined); // the HTTP/2 session reports connection errors
           t.once('close', forget);
-          this.#onSecure(conn, t, cert, localAddress, remoteAddress, reject);
+          // Runs in a tls.Server event listener: a throw (e.g. from the HTTP/2 handshake) would be
+          // uncaught, so it rejects this connection instead.
+          try {
+            this.#onSecure(conn, t, cert, localAddress, remoteAddress, reject);
+          } catch (err) {
+            reject(new HboneError('HBONE_SESSION_CLOSED', `could not start HTTP/2 with ${remoteAddress.address}:${remoteAddress.port}`, { cause: err }));
+          }
         },
         onError: (err) => {
           this.#pending.delete(socket);
@@ -183,8 +189,16 @@ export class HboneServer {
     }
     // Lazy loading: the pod's certificate may still be on its way; early bytes wait in the socket
     // and Node's TLSSocket replays them when it wraps it.
-    if (cert instanceof Promise) cert.then(start, lookupFailed);
-    else start(cert);
+    // start() runs from a promise callback too: a throw there must reject this connection only.
+    const startSafely = (c: WorkloadCertificate | undefined): void => {
+      try {
+        start(c);
+      } catch (err) {
+        reject(new HboneError('HBONE_TLS_HANDSHAKE', `could not start TLS with ${remoteAddress.address}:${remoteAddress.port}`, { cause: err }));
+      }
+    };
+    if (cert instanceof Promise) cert.then(startSafely, lookupFailed);
+    else startSafely(cert);
   }
 
   #tlsServerFor(cert: WorkloadCertificate): tls.Server {
@@ -220,16 +234,28 @@ export class HboneServer {
     reject: (e: HboneError) => void,
   ): void {
     if (t.alpnProtocol !== ALPN_H2) return reject(new HboneError('HBONE_ALPN', `client did not negotiate ALPN h2 (got ${String(t.alpnProtocol)})`));
-    const decision = checkClientIdentity(tlsPeerIdentities(t), cert.identity.trustDomain);
+    const decision = checkClientIdentity(peerCertificateIdentity(t.getPeerX509Certificate()), cert.identity.trustDomain);
     if (decision.kind === 'reject') return reject(new HboneError('HBONE_CLIENT_IDENTITY', decision.reason));
     const peerIdentity = decision.identity;
     const session = http2.performServerHandshake(t, { settings: SERVER_H2_SETTINGS, maxSessionMemory: MAX_SESSION_MEMORY_MB });
     conn.session = session;
-    session.on('error', (err) => this.#opts.log?.debug({ err, src: remoteAddress }, 'hbone session error'));
+    session.on('error', (err: NodeJS.ErrnoException) => {
+      this.#opts.log?.debug({ err, src: remoteAddress }, 'hbone session error');
+      // A peer that breaks HTTP/2 (bad preface, malformed frames: nghttp2 answers GOAWAY) is a
+      // refused connection and counted as one; a plain socket error (reset, peer gone) is not.
+      if (err.code?.startsWith('ERR_HTTP2_')) {
+        const error = new HboneError('HBONE_SESSION_CLOSED', `HTTP/2 protocol error from ${remoteAddress.address}:${remoteAddress.port}: ${err.message}`, { cause: err });
+        this.#opts.onEvent?.({ kind: 'connection-rejected', error, remoteAddress, localAddress });
+      }
+    });
     session.setLocalWindowSize(CONNECTION_WINDOW_SIZE);
     if (this.#opts.keepalive !== false) startKeepalive(session, this.#opts.keepalive ?? DEFAULT_KEEPALIVE);
     session.on('stream', (stream, headers) => {
-      void this.#onStream(stream, headers, { peerIdentity, localIdentity: cert.identity, localAddress, remoteAddress });
+      // Anything #onStream did not foresee costs this stream only, never an unhandled rejection.
+      this.#onStream(stream, headers, { peerIdentity, localIdentity: cert.identity, localAddress, remoteAddress }).catch((err: unknown) => {
+        this.#opts.log?.warn({ err, src: remoteAddress }, 'hbone stream failed; resetting it');
+        if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      });
     });
     if (this.#closing) session.close();
   }
@@ -274,7 +300,7 @@ export class HboneServer {
     stream.respond({ ':status': 200, ...decision.responseHeaders });
     const copy = copyBidirectional(stream, upstream);
     const onClose = decision.onClose;
-    if (onClose) void copy.done.then(onClose);
+    if (onClose) void copy.done.then(onClose).catch((err: unknown) => this.#opts.log?.warn({ err }, 'hbone tunnel onClose threw'));
   }
 
   #respondError(

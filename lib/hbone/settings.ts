@@ -26,6 +26,12 @@ export const KEEPALIVE_TIMEOUT_MS = 20_000;
 export const POOL_IDLE_TIMEOUT_MS = 5 * 60_000;
 export const CONNECT_TIMEOUT_MS = 10_000;
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * How long a CONNECT waits for the server's response headers. A peer that takes the stream and never
+ * answers would otherwise pin the caller (and a pool slot) forever; ztunnel bounds connection setup
+ * by the same 10 s as the TCP connect.
+ */
+export const CONNECT_RESPONSE_TIMEOUT_MS = 10_000;
 
 /**
  * Node counts buffered frame data against maxSessionMemory (default 10 MB) and refuses new streams

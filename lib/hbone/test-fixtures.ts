@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { CertificateAuthority, createSelfSignedRoot } from '../identity/ca.ts';
+import { CertificateAuthority, createSelfSignedRoot, type CaMaterial } from '../identity/ca.ts';
 import type { WorkloadCertificate } from '../identity/certificate.ts';
 import { issueWorkloadCertificate } from '../identity/local-issuer.ts';
 import { afterEach, beforeAll } from 'vitest';
@@ -15,14 +15,18 @@ export const SERVER_ID = 'spiffe://cluster.local/ns/server-ns/sa/server';
 
 export interface TestPki {
   ca: CertificateAuthority;
+  /** The root's certificate and key, to forge odd certificates under it (test-certificates.ts). */
+  root: CaMaterial;
   cert(identity: string): Promise<WorkloadCertificate>;
 }
 
 export async function createTestPki(trustDomain = 'cluster.local'): Promise<TestPki> {
-  const ca = await CertificateAuthority.create({ signer: await createSelfSignedRoot({ trustDomain }), trustDomain });
+  const root = await createSelfSignedRoot({ trustDomain });
+  const ca = await CertificateAuthority.create({ signer: root, trustDomain });
   const cache = new Map<string, Promise<WorkloadCertificate>>();
   return {
     ca,
+    root,
     cert(identity) {
       let c = cache.get(identity);
       if (!c) {

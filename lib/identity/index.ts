@@ -1,6 +1,6 @@
 // Public surface of lib/identity: SPIFFE ids, CSRs, the CA, workload certificate bundles.
 export { formatSpiffeId, parseSpiffeId, spiffeIdString, tryParseSpiffeId, SPIFFE_PREFIX, type SpiffeIdentity, type SpiffeParseResult } from './spiffe.ts';
-export { parseSubjectAltName, peerIdentity, spiffeIdentities, spiffeIdentityStrings, uriSans, type SanEntry } from './san.ts';
+export { peerIdentity, peerSpiffeIdentity, spiffeIdentities, spiffeIdentityStrings, subjectAltNames, uriSans, type CertificateDer, type PeerIdentityResult, type SanEntry } from './san.ts';
 export { createCsr, type KeyAndCsr } from './csr.ts';
 export { checkCsrSans, parseCsr, type CsrSan, type ParsedCsr, type SanDecision } from './csr-check.ts';
 export {

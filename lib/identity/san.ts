@@ -1,62 +1,41 @@
-// Reading subject alternative names from Node's X509Certificate.subjectAltName text, which is
-// `TYPE:value` entries joined by ", ", with a value JSON-quoted when it holds a comma, quote or
-// other character that would make the list ambiguous. Only URI entries matter for SPIFFE.
+// Subject alternative names read from a certificate's DER (through @peculiar/x509), never from
+// Node's `subjectAltName` text, whose quoting of unusual characters is a rendering for people. The
+// peer identity rule of Istio's workload certificates: exactly one URI SAN, a SPIFFE workload id.
 import type { X509Certificate } from 'node:crypto';
-import { formatSpiffeId, tryParseSpiffeId, type SpiffeIdentity } from './spiffe.ts';
+import { formatSpiffeId, parseSpiffeId, tryParseSpiffeId, type SpiffeIdentity } from './spiffe.ts';
+import { x509 } from './x509.ts';
 
 export interface SanEntry {
+  /** @peculiar/x509 general-name type: 'url' for URI, 'dns', 'ip', 'email', … */
   type: string;
   value: string;
 }
 
-/** Splits Node's SAN text into entries; malformed trailing text is dropped rather than guessed at. */
-export function parseSubjectAltName(text: string | undefined): SanEntry[] {
-  const out: SanEntry[] = [];
-  if (!text) return out;
-  let i = 0;
-  while (i < text.length) {
-    const colon = text.indexOf(':', i);
-    if (colon < 0) break;
-    const type = text.slice(i, colon);
-    let value: string;
-    let next: number;
-    if (text[colon + 1] === '"') {
-      const end = closingQuote(text, colon + 2);
-      if (end < 0) break;
-      try {
-        value = JSON.parse(text.slice(colon + 1, end + 1)) as string;
-      } catch {
-        break;
-      }
-      next = end + 1;
-    } else {
-      const comma = text.indexOf(', ', colon + 1);
-      next = comma < 0 ? text.length : comma;
-      value = text.slice(colon + 1, next);
-    }
-    out.push({ type, value });
-    i = text.startsWith(', ', next) ? next + 2 : text.length;
-  }
-  return out;
+/** Anything with the certificate's DER (Node's X509Certificate, or the raw bytes themselves). */
+export type CertificateDer = Pick<X509Certificate, 'raw'> | Uint8Array;
+
+function derOf(cert: CertificateDer): Uint8Array {
+  return cert instanceof Uint8Array ? cert : cert.raw;
 }
 
-function closingQuote(text: string, from: number): number {
-  for (let j = from; j < text.length; j++) {
-    if (text[j] === '\\') j++;
-    else if (text[j] === '"') return j;
-  }
-  return -1;
+/**
+ * Every SAN of the certificate, in certificate order, across all SAN extensions (a certificate must
+ * have at most one; a forged second one must not hide names). Throws if the DER does not parse.
+ */
+export function subjectAltNames(cert: CertificateDer): SanEntry[] {
+  const parsed = new x509.X509Certificate(derOf(cert));
+  return parsed.getExtensions(x509.SubjectAlternativeNameExtension).flatMap((ext) => ext.names.toJSON().map((n) => ({ type: n.type, value: n.value })));
 }
 
 /** URI SANs of a certificate, in certificate order. */
-export function uriSans(cert: Pick<X509Certificate, 'subjectAltName'>): string[] {
-  return parseSubjectAltName(cert.subjectAltName)
-    .filter((e) => e.type === 'URI')
+export function uriSans(cert: CertificateDer): string[] {
+  return subjectAltNames(cert)
+    .filter((e) => e.type === 'url')
     .map((e) => e.value);
 }
 
 /** Every URI SAN that is a workload SPIFFE id, in certificate order. */
-export function spiffeIdentities(cert: Pick<X509Certificate, 'subjectAltName'>): SpiffeIdentity[] {
+export function spiffeIdentities(cert: CertificateDer): SpiffeIdentity[] {
   const out: SpiffeIdentity[] = [];
   for (const uri of uriSans(cert)) {
     const id = tryParseSpiffeId(uri);
@@ -65,12 +44,37 @@ export function spiffeIdentities(cert: Pick<X509Certificate, 'subjectAltName'>):
   return out;
 }
 
-/** The peer identity as ztunnel defines it: the first URI SAN that parses as a SPIFFE id. */
-export function peerIdentity(cert: Pick<X509Certificate, 'subjectAltName'>): SpiffeIdentity | undefined {
-  return spiffeIdentities(cert)[0];
+/** Canonical strings of the certificate's SPIFFE identities (for comparison with expected SANs). */
+export function spiffeIdentityStrings(cert: CertificateDer): string[] {
+  return spiffeIdentities(cert).map(formatSpiffeId);
 }
 
-/** Canonical strings of the certificate's SPIFFE identities (for comparison with expected SANs). */
-export function spiffeIdentityStrings(cert: Pick<X509Certificate, 'subjectAltName'>): string[] {
-  return spiffeIdentities(cert).map(formatSpiffeId);
+export type PeerIdentityResult = { kind: 'ok'; identity: SpiffeIdentity } | { kind: 'reject'; reason: string };
+
+/**
+ * The identity a peer's certificate proves: its one URI SAN, which must be a SPIFFE workload id.
+ * None, several (even if one of them is what we expect), or a non-SPIFFE one are refused: Istio's
+ * CA issues exactly one, and a certificate carrying more was not issued for one workload.
+ */
+export function peerSpiffeIdentity(cert: CertificateDer | undefined): PeerIdentityResult {
+  if (!cert) return { kind: 'reject', reason: 'the peer presented no certificate' };
+  let uris: string[];
+  try {
+    uris = uriSans(cert);
+  } catch (err) {
+    return { kind: 'reject', reason: `the peer certificate cannot be parsed: ${(err as Error).message}` };
+  }
+  if (uris.length === 0) return { kind: 'reject', reason: 'the peer certificate carries no URI SAN; an Istio workload certificate carries exactly one SPIFFE URI SAN' };
+  if (uris.length > 1) {
+    return { kind: 'reject', reason: `the peer certificate carries ${uris.length} URI SANs [${uris.join(', ')}]; an Istio workload certificate carries exactly one SPIFFE URI SAN` };
+  }
+  const parsed = parseSpiffeId(uris[0]!);
+  if (parsed.kind === 'error') return { kind: 'reject', reason: `the peer certificate's URI SAN ${uris[0]!} is not a SPIFFE workload id: ${parsed.reason}` };
+  return { kind: 'ok', identity: parsed.identity };
+}
+
+/** The peer identity of a certificate, or undefined when it does not prove exactly one (see peerSpiffeIdentity). */
+export function peerIdentity(cert: CertificateDer): SpiffeIdentity | undefined {
+  const r = peerSpiffeIdentity(cert);
+  return r.kind === 'ok' ? r.identity : undefined;
 }

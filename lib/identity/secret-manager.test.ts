@@ -82,6 +82,84 @@ describe('SecretManager', () => {
       sm.close();
     });
 
+    it('stops asking the CA once the last holder of an identity lets go, and drops its certificate', async () => {
+      vi.useFakeTimers({ now: new Date('2030-01-01T00:00:00Z') });
+      let calls = 0;
+      const dropped: string[] = [];
+      const sm = new SecretManager(
+        () => {
+          calls++;
+          return Promise.reject(new Error('PermissionDenied: no pod of this identity on the node'));
+        },
+        () => {},
+        { onDropped: (id) => dropped.push(id) },
+      );
+      const releaseA = sm.hold(ID);
+      const releaseB = sm.hold(ID);
+      sm.prefetch(ID);
+      await vi.advanceTimersByTimeAsync(10_000);
+      const whileHeld = calls;
+      expect(whileHeld).toBeGreaterThan(1); // retried while a pod of the identity is on the node
+      releaseA();
+      releaseA(); // idempotent: B still holds it
+      expect(sm.holders(ID)).toBe(1);
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(calls).toBeGreaterThan(whileHeld);
+      releaseB();
+      expect(dropped).toEqual([ID]);
+      expect(sm.dump()).toEqual([]);
+      const atRelease = calls;
+      await vi.advanceTimersByTimeAsync(30 * 60_000);
+      expect(calls).toBe(atRelease);
+      sm.close();
+    });
+
+    it('keeps nothing of a fetch that completes after the last release', async () => {
+      const pki = await createTestPki();
+      const real = await issueWorkloadCertificate(pki.ca, ID);
+      vi.useFakeTimers({ now: new Date() });
+      let answer!: (c: WorkloadCertificate) => void;
+      let calls = 0;
+      const sm = new SecretManager(() => {
+        calls++;
+        return new Promise((r) => (answer = r));
+      });
+      const release = sm.hold(ID);
+      const got = sm.get(ID);
+      release();
+      answer(real);
+      expect(await got).toBe(real); // the waiting caller still gets it
+      expect(sm.dump()).toEqual([]);
+      await vi.advanceTimersByTimeAsync(48 * 3600_000);
+      expect(calls).toBe(1);
+      sm.close();
+    });
+
+    it('with heldOnly, drops an identity fetched without a hold when its refresh comes due', async () => {
+      const pki = await createTestPki();
+      const real = await issueWorkloadCertificate(pki.ca, ID);
+      vi.useFakeTimers({ now: new Date() });
+      let calls = 0;
+      const dropped: string[] = [];
+      const sm = new SecretManager(
+        async () => {
+          calls++;
+          return { ...real, notBefore: new Date(Date.now()), notAfter: new Date(Date.now() + 3600_000) };
+        },
+        () => {},
+        { heldOnly: true, onDropped: (id) => dropped.push(id) },
+      );
+      await sm.get(ID); // e.g. a connection racing its pod's removal
+      const held = 'spiffe://cluster.local/ns/b/sa/echo';
+      sm.hold(held);
+      await sm.get(held);
+      await vi.advanceTimersByTimeAsync(31 * 60_000); // past half-life of both
+      expect(dropped).toEqual([ID]);
+      expect(sm.dump().map((d) => d.identity)).toEqual([held]);
+      expect(calls).toBe(3); // ID once, the held one twice (fetch + refresh)
+      sm.close();
+    });
+
     it('backs off exponentially up to 150 s', async () => {
       vi.useFakeTimers({ now: new Date('2030-01-01T00:00:00Z') });
       const at: number[] = [];

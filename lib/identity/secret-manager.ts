@@ -2,6 +2,12 @@
 // its own): fetched on first use (concurrent callers share one request), refreshed at half-life,
 // retried with backoff while the still-valid one stays in use, dropped on `forget`. The issuer is
 // the CA client, or a local CA in standalone mode.
+//
+// Lifetime: users `hold` the identities they serve (ztunnel: one hold per pod on the node); when the
+// last hold of an identity is released its certificate is dropped and its refresh stops, since the
+// CA would refuse it anyway once no pod of that identity runs on the node. With `heldOnly`, an
+// identity fetched without a hold (a request racing a pod's removal) is dropped at its next refresh
+// instead of being refreshed forever.
 import { X509Certificate } from 'node:crypto';
 import { refreshTime, type WorkloadCertificate } from './certificate.ts';
 
@@ -26,14 +32,52 @@ interface Entry {
   lastError?: string;
 }
 
+export interface SecretManagerOptions {
+  /** Refresh only identities someone holds; others are dropped when their refresh comes due. */
+  heldOnly?: boolean;
+  /** Called when an identity's certificate is dropped because nobody holds it any more. */
+  onDropped?: (identity: string) => void;
+}
+
 export class SecretManager {
   private readonly entries = new Map<string, Entry>();
+  private readonly holds = new Map<string, number>();
   private readonly issuer: Issuer;
   private readonly onError: (identity: string, err: Error) => void;
+  private readonly opts: SecretManagerOptions;
 
-  constructor(issuer: Issuer, onError: (identity: string, err: Error) => void = () => {}) {
+  constructor(issuer: Issuer, onError: (identity: string, err: Error) => void = () => {}, opts: SecretManagerOptions = {}) {
     this.issuer = issuer;
     this.onError = onError;
+    this.opts = opts;
+  }
+
+  /**
+   * Keeps `identity`'s certificate (and its refresh) alive until the returned release is called;
+   * holds are counted, release is idempotent, and the last release drops the certificate.
+   */
+  hold(identity: string): () => void {
+    this.holds.set(identity, (this.holds.get(identity) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const n = (this.holds.get(identity) ?? 1) - 1;
+      if (n > 0) {
+        this.holds.set(identity, n);
+        return;
+      }
+      this.holds.delete(identity);
+      if (this.entries.has(identity)) {
+        this.forget(identity);
+        this.opts.onDropped?.(identity);
+      }
+    };
+  }
+
+  /** Number of holds on `identity` (for /config_dump and tests). */
+  holders(identity: string): number {
+    return this.holds.get(identity) ?? 0;
   }
 
   /** The current certificate, fetching it first if needed. */
@@ -62,6 +106,7 @@ export class SecretManager {
 
   close(): void {
     for (const id of [...this.entries.keys()]) this.forget(id);
+    this.holds.clear();
   }
 
   private entry(identity: string): Entry {
@@ -77,7 +122,8 @@ export class SecretManager {
         e.current = cert;
         e.failures = 0;
         e.lastError = undefined;
-        this.schedule(identity, e, Math.max(1000, refreshTime(cert).getTime() - Date.now()));
+        // Forgotten while the request was out: the caller still gets it, nothing is kept or refreshed.
+        if (this.entries.get(identity) === e) this.schedule(identity, e, Math.max(1000, refreshTime(cert).getTime() - Date.now()));
         return cert;
       },
       (err: Error) => {
@@ -86,7 +132,7 @@ export class SecretManager {
         e.lastError = err.message;
         this.onError(identity, err);
         // ztunnel's retry: exponential from 2 s, capped at 150 s; `current` stays in use until it expires.
-        this.schedule(identity, e, Math.min(1000 * 2 ** Math.min(e.failures, 8), MAX_RETRY_BACKOFF_MS));
+        if (this.entries.get(identity) === e) this.schedule(identity, e, Math.min(1000 * 2 ** Math.min(e.failures, 8), MAX_RETRY_BACKOFF_MS));
         throw err;
       },
     );
@@ -97,7 +143,13 @@ export class SecretManager {
     if (e.timer) clearTimeout(e.timer);
     // Node fires longer timers at once (with a warning); refreshing a very long-lived cert early is harmless.
     e.timer = setTimeout(() => {
-      if (this.entries.get(identity) === e) void this.fetch(identity, e).catch(() => {});
+      if (this.entries.get(identity) !== e) return;
+      if (this.opts.heldOnly && !this.holds.has(identity)) {
+        this.forget(identity);
+        this.opts.onDropped?.(identity);
+        return;
+      }
+      void this.fetch(identity, e).catch(() => {});
     }, Math.min(ms, MAX_TIMER_MS));
     e.timer.unref();
   }

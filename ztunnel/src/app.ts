@@ -19,7 +19,7 @@ import { WorkloadManager } from './inpod/workload-manager.ts';
 import { ZdsClient } from './inpod/zds-client.ts';
 import { workloadManagerConsumer } from './inpod/zds-workloads.ts';
 import { RoundRobin } from './proxy/build-request.ts';
-import { ConnectionManager } from './proxy/connection-manager.ts';
+import { ConnectionManager, registerProxyErrors } from './proxy/connection-manager.ts';
 import { authorize } from './rbac/authorize.ts';
 import { ProxyState } from './state/proxy-state.ts';
 import { applySnapshot } from './state/state-updater.ts';
@@ -80,15 +80,20 @@ function remoteCa(cfg: ZtunnelConfig, registry: Registry): CaClient | undefined 
 export async function startZtunnel(cfg: ZtunnelConfig, opts: StartOptions = {}): Promise<ZtunnelApp> {
   const log = opts.log ?? createLogger({ component: 'ztunnel', level: cfg.logLevel });
   const registry = new Registry();
-  const connections = new ConnectionManager(registerTcpMetrics(registry), log);
+  const connections = new ConnectionManager(registerTcpMetrics(registry), log, registerProxyErrors(registry));
   const configErrors = registry.counter('ztunnel_config_rejections_total', 'Local config files rejected as invalid', []);
   const state = new ProxyState();
   const local = await localIssuer(cfg);
   const caClient = (local ?? opts.issuer) ? undefined : remoteCa(cfg, registry);
   const issuer = local ?? opts.issuer ?? caClient?.issuer;
   if (!issuer) throw new Error('no certificate source: set CA_ROOT_CERT and CA_ROOT_KEY (standalone) or CA_ADDRESS');
-  const secrets = new SecretManager(issuer, (identity, err) => log.warn({ identity, err: err.message }, 'certificate fetch failed'));
-  const pool = new HbonePool({ getCertificate: (id) => secrets.get(id), log: log.child({ scope: 'hbone-pool' }) });
+  // Pod proxies hold their pods' identities; an identity no pod on the node holds any more is
+  // dropped (the CA would refuse to renew it) rather than refreshed forever.
+  const secrets = new SecretManager(issuer, (identity, err) => log.warn({ identity, err: err.message }, 'certificate fetch failed'), {
+    heldOnly: true,
+    onDropped: (identity) => log.info({ identity }, 'certificate dropped: no pod of this identity left on the node'),
+  });
+  const pool = new HbonePool({ getCertificate: (id) => secrets.get(id), responseTimeoutMs: cfg.hboneResponseTimeoutMs, log: log.child({ scope: 'hbone-pool' }) });
   const dns = cfg.dnsCapture
     ? dnsProxyDeps({ state, registry, network: cfg.network, resolvConfPath: cfg.dnsResolvConf, address: cfg.dnsProxyAddr, log: log.child({ scope: 'dns' }) })
     : undefined;
@@ -132,6 +137,8 @@ export async function startZtunnel(cfg: ZtunnelConfig, opts: StartOptions = {}):
   let zds: ZdsClient | undefined;
   if (opts.zds !== false) {
     zds = new ZdsClient({ path: cfg.inpodUds, consumer: workloadManagerConsumer(workloads), log });
+    const zdsRejected = registry.counter('ztunnel_zds_requests_rejected_total', 'ZDS requests from the node agent refused (malformed, wrong fds, out of protocol), by code', ['code']);
+    zds.on('rejected', (e) => zdsRejected.inc({ code: e.code }));
     zds.start();
   }
 

@@ -71,3 +71,18 @@ describe('CA settings from the environment', () => {
     expect(configFromEnv({ NODE_NAME: 'n', SECRET_TTL: '0s' })).toMatchObject({ ok: false });
   });
 });
+
+describe('HBONE CONNECT response timeout', () => {
+  it('defaults to 10 s and takes HBONE_CONNECT_RESPONSE_TIMEOUT as seconds or a duration', () => {
+    const d = configFromEnv({ NODE_NAME: 'n1' });
+    expect(d.ok && d.config.hboneResponseTimeoutMs).toBe(10_000);
+    const ms = configFromEnv({ NODE_NAME: 'n1', HBONE_CONNECT_RESPONSE_TIMEOUT: '250ms' });
+    expect(ms.ok && ms.config.hboneResponseTimeoutMs).toBe(250);
+    const s = configFromEnv({ NODE_NAME: 'n1', HBONE_CONNECT_RESPONSE_TIMEOUT: '3' });
+    expect(s.ok && s.config.hboneResponseTimeoutMs).toBe(3000);
+    expect(configFromEnv({ NODE_NAME: 'n1', HBONE_CONNECT_RESPONSE_TIMEOUT: 'soon' })).toEqual({
+      ok: false,
+      errors: ['HBONE_CONNECT_RESPONSE_TIMEOUT: not a positive duration (seconds or e.g. 500ms): soon'],
+    });
+  });
+});

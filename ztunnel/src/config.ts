@@ -54,6 +54,8 @@ export interface ZtunnelConfig {
   dnsProxyAddr: { host: string; port: number };
   /** The resolv.conf whose nameservers get forwarded queries (DNS_RESOLV_CONF). */
   dnsResolvConf: string;
+  /** How long an outbound HBONE CONNECT waits for the peer's response (HBONE_CONNECT_RESPONSE_TIMEOUT, default 10s). */
+  hboneResponseTimeoutMs: number;
 }
 
 export type ConfigResult = { ok: true; config: ZtunnelConfig } | { ok: false; errors: string[] };
@@ -93,6 +95,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigResult {
     if (!env.POD_NAME) errors.push('POD_NAME is required with XDS_ADDRESS (it is part of the xDS node id)');
     if (!env.INSTANCE_IP || !isIP(env.INSTANCE_IP)) errors.push(`INSTANCE_IP must be this pod's IP with XDS_ADDRESS: ${env.INSTANCE_IP ?? '(unset)'}`);
   }
+  const responseTimeoutS = env.HBONE_CONNECT_RESPONSE_TIMEOUT ? parseDurationSeconds(env.HBONE_CONNECT_RESPONSE_TIMEOUT) : 10;
+  if (responseTimeoutS === undefined || responseTimeoutS <= 0) errors.push(`HBONE_CONNECT_RESPONSE_TIMEOUT: not a positive duration (seconds or e.g. 500ms): ${env.HBONE_CONNECT_RESPONSE_TIMEOUT}`);
   if (env.CA_ADDRESS && !/^(https?:\/\/)?(\[[0-9a-fA-F:.]+\]|[^/:\s[\]]+)(:\d+)?\/?$/.test(env.CA_ADDRESS)) errors.push(`CA_ADDRESS: expected https://host:port or http://host:port: ${env.CA_ADDRESS}`);
   const config: ZtunnelConfig = {
     nodeName,
@@ -125,6 +129,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigResult {
     dnsCapture: envBool(env.DNS_CAPTURE, true, 'DNS_CAPTURE', errors),
     dnsProxyAddr: envAddress(env.DNS_PROXY_ADDR, { host: '127.0.0.1', port: 15053 }, 'DNS_PROXY_ADDR', errors),
     dnsResolvConf: env.DNS_RESOLV_CONF || '/etc/resolv.conf',
+    hboneResponseTimeoutMs: Math.max(1, Math.round((responseTimeoutS ?? 10) * 1000)),
   };
   if (!isIP(config.dnsProxyAddr.host)) errors.push(`DNS_PROXY_ADDR: the host must be a numeric IP: ${env.DNS_PROXY_ADDR}`);
   if ((config.caRootCertPath === undefined) !== (config.caRootKeyPath === undefined)) errors.push('CA_ROOT_CERT and CA_ROOT_KEY go together');

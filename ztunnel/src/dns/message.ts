@@ -328,7 +328,9 @@ class Writer {
   name(name: string, path: string): void {
     const labels = nameToLabels(name, path);
     for (let i = 0; i < labels.length; i++) {
-      const suffix = labels.slice(i).map((l) => l.toString('latin1').toLowerCase()).join('\u0000');
+      // Length-prefixed (a label may hold any byte, NUL included) and ASCII-only case folding
+      // (RFC 4343): 'Ï' and 'ï' are different names and must not be compressed into each other.
+      const suffix = labels.slice(i).map((l) => String.fromCharCode(l.length) + l.toString('latin1').replace(/[A-Z]/g, (c) => c.toLowerCase())).join('');
       const at = this.names.get(suffix);
       if (at !== undefined) {
         this.u16(0xc000 | at);

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../../../lib/log/logger.ts';
 import type { Registry } from '../../../lib/metrics/registry.ts';
-import { connectTcp, UdpSocket } from '../../../lib/netns/index.ts';
+import { connectTcp, UdpSocket, type NetnsRef } from '../../../lib/netns/index.ts';
 import type { ProxyState } from '../state/proxy-state.ts';
 import type { Workload } from '../state/types.ts';
 import { Forwarder } from './forwarder.ts';
@@ -62,7 +62,8 @@ export function dnsProxyDeps(opts: DnsProxyDepsOptions): DnsProxyDeps {
 }
 
 export interface PodDnsOptions {
-  netnsFd: number;
+  /** The pod's netns (a handle: sockets for upstream queries are made long after start). */
+  netns: NetnsRef;
   /** SO_MARK of every socket in the pod (the in-pod mark). */
   mark: number;
   /** The client pod's namespace: short names resolve relative to it. */
@@ -78,8 +79,8 @@ export function startPodDns(deps: DnsProxyDeps, opts: PodDnsOptions): DnsServer 
     upstreams: deps.upstreams,
     timeoutMs: deps.upstreamTimeoutMs,
     sockets: {
-      udp: (family) => UdpSocket.open({ netns: opts.netnsFd, family, mark: opts.mark }),
-      tcp: (host, port) => connectTcp({ netns: opts.netnsFd, host, port, mark: opts.mark }),
+      udp: (family) => UdpSocket.open({ netns: opts.netns, family, mark: opts.mark }),
+      tcp: (host, port) => connectTcp({ netns: opts.netns, host, port, mark: opts.mark }),
     },
   });
   const handle = dnsHandler({
@@ -94,5 +95,5 @@ export function startPodDns(deps: DnsProxyDeps, opts: PodDnsOptions): DnsServer 
     },
     log: opts.log,
   });
-  return startDnsServer({ netns: opts.netnsFd, address: deps.address.host, port: deps.address.port, mark: opts.mark, reusePort: true, handle, log: opts.log });
+  return startDnsServer({ netns: opts.netns, address: deps.address.host, port: deps.address.port, mark: opts.mark, reusePort: true, handle, log: opts.log });
 }

@@ -3,7 +3,7 @@
 // SO_REUSEPORT so an old and a new ztunnel can share them during a restart.
 import type net from 'node:net';
 import { writeFileSync } from 'node:fs';
-import { listenTcp, NetnsError, runInNetns } from '../../../lib/netns/index.ts';
+import { listenTcp, NetnsError, runInNetns, type NetnsRef } from '../../../lib/netns/index.ts';
 
 export const INPOD_MARK = 0x539;
 
@@ -21,6 +21,9 @@ export interface PodListenerHandlers {
   hbone: (socket: net.Socket) => void;
 }
 
+/** A listener failed to accept (EMFILE, ENFILE, ENOBUFS) or a handler threw; the listener keeps serving. */
+export type PodListenerErrorHandler = (listener: keyof PodPorts, kind: 'accept' | 'handler', err: unknown) => void;
+
 export interface PodListeners {
   servers: Record<keyof PodPorts, net.Server>;
   /** Stops accepting; connections already accepted are left to drain. */
@@ -28,17 +31,33 @@ export interface PodListeners {
 }
 
 /**
- * Opens the three listeners in the netns behind `netnsFd`. IP_TRANSPARENT is best effort (the
+ * Opens the three listeners in `netns`. IP_TRANSPARENT is best effort (the
  * inbound path binds to the client's address when it can); a failure to listen is thrown typed.
  */
-export function openPodListeners(netnsFd: number, handlers: PodListenerHandlers, opts: { ports?: PodPorts; family?: 4 | 6 } = {}): PodListeners {
+export function openPodListeners(
+  netns: NetnsRef,
+  handlers: PodListenerHandlers,
+  opts: { ports?: PodPorts; family?: 4 | 6; onError?: PodListenerErrorHandler } = {},
+): PodListeners {
   const ports = opts.ports ?? ISTIO_POD_PORTS;
   const family = opts.family ?? 4;
   const address = family === 6 ? '::' : '0.0.0.0';
+  const onError = opts.onError ?? (() => undefined);
   const opened: net.Server[] = [];
-  enableRequestMigration(netnsFd);
-  const open = (port: number, onConnection: (s: net.Socket) => void): net.Server => {
-    const base = { netns: netnsFd, address, port, family, mark: INPOD_MARK, reusePort: true, server: { allowHalfOpen: true, pauseOnConnect: false, noDelay: true } };
+  enableRequestMigration(netns);
+  const open = (name: keyof PodPorts, port: number, handler: (s: net.Socket) => void): net.Server => {
+    const base = { netns, address, port, family, mark: INPOD_MARK, reusePort: true, server: { allowHalfOpen: true, pauseOnConnect: false, noDelay: true } };
+    // The last line of defence for every pod on the node: an exception in a 'connection' listener
+    // would be uncaught and end the process, so it resets that one connection instead.
+    const onConnection = (s: net.Socket): void => {
+      try {
+        handler(s);
+      } catch (err) {
+        s.on('error', () => undefined);
+        if (!s.destroyed) s.resetAndDestroy();
+        onError(name, 'handler', err);
+      }
+    };
     let server: net.Server;
     try {
       server = listenTcp({ ...base, transparent: true }, onConnection);
@@ -46,14 +65,18 @@ export function openPodListeners(netnsFd: number, handlers: PodListenerHandlers,
       if (!(err instanceof NetnsError) || err.code !== 'EPERM') throw err;
       server = listenTcp(base, onConnection);
     }
+    // Node reports a failed accept(2) (EMFILE when fds run out) as the server's 'error'; without a
+    // listener that is an uncaught exception. The server keeps listening; the connection waits in
+    // the backlog (or is dropped by libuv's EMFILE handling) and the client sees a reset.
+    server.on('error', (err) => onError(name, 'accept', err));
     opened.push(server);
     return server;
   };
   try {
     const servers = {
-      outbound: open(ports.outbound, handlers.outbound),
-      inboundPlaintext: open(ports.inboundPlaintext, handlers.inboundPlaintext),
-      hbone: open(ports.hbone, handlers.hbone),
+      outbound: open('outbound', ports.outbound, handlers.outbound),
+      inboundPlaintext: open('inboundPlaintext', ports.inboundPlaintext, handlers.inboundPlaintext),
+      hbone: open('hbone', ports.hbone, handlers.hbone),
     };
     return {
       servers,
@@ -72,9 +95,9 @@ export function openPodListeners(netnsFd: number, handlers: PodListenerHandlers,
  * would reset the connections still in its accept queue; tcp_migrate_req (Linux 5.14+, per netns)
  * hands them to the new listener instead. Best effort: older kernels just lack the knob.
  */
-function enableRequestMigration(netnsFd: number): void {
+function enableRequestMigration(netns: NetnsRef): void {
   try {
-    runInNetns(netnsFd, () => writeFileSync('/proc/sys/net/ipv4/tcp_migrate_req', '1'));
+    runInNetns(netns, () => writeFileSync('/proc/sys/net/ipv4/tcp_migrate_req', '1'));
   } catch {
     /* not supported here */
   }

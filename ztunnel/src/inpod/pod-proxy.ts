@@ -6,7 +6,7 @@ import type net from 'node:net';
 import { HboneServer, type HboneErrorCode, type HbonePool } from '../../../lib/hbone/index.ts';
 import type { Logger } from '../../../lib/log/logger.ts';
 import type { ResponseFlag } from '../../../lib/metrics/istio-tcp.ts';
-import { connectTcp, getOriginalDst } from '../../../lib/netns/index.ts';
+import { connectTcp, getOriginalDst, type NetnsHandle } from '../../../lib/netns/index.ts';
 import { startPodDns, type DnsProxyDeps } from '../dns/pod-dns.ts';
 import type { DnsServer } from '../dns/server.ts';
 import type { SecretManager } from '../../../lib/identity/secret-manager.ts';
@@ -61,9 +61,37 @@ function hboneFailureFlag(code: HboneErrorCode): ResponseFlag {
   return 'TLS_FAILURE';
 }
 
-export function startPodProxy(deps: PodProxyDeps, pod: PodInfo, netnsFd: number): PodProxy {
+/**
+ * Starts the proxy of one pod in `netns`. The caller owns the handle and releases it after close();
+ * every socket of this pod is created from the handle at the moment it is needed, so work still in
+ * flight after the release fails (EBADF) instead of reaching a reused fd number.
+ */
+export function startPodProxy(deps: PodProxyDeps, pod: PodInfo, netns: NetnsHandle): PodProxy {
   const log = deps.log.child({ pod: `${pod.namespace}/${pod.name}` });
-  const findSelf = () => deps.state.findWorkloadByInfo(pod, deps.node);
+  // The pod's identity is held while the proxy runs, so its certificate is kept and refreshed;
+  // the last pod of an identity to go lets the certificate go with it.
+  let held: { identity: string; release: () => void } | undefined;
+  let closed = false;
+  const holdIdentity = (identity: string): void => {
+    if (closed || held?.identity === identity) return;
+    const previous = held;
+    held = { identity, release: deps.secrets.hold(identity) };
+    previous?.release();
+  };
+  const findSelf = () => {
+    const w = deps.state.findWorkloadByInfo(pod, deps.node);
+    if (w) holdIdentity(workloadIdentity(w));
+    return w;
+  };
+  const stopHolding = (): void => {
+    closed = true;
+    held?.release();
+    held = undefined;
+  };
+  const onListenerError = (listener: string, kind: 'accept' | 'handler', err: unknown): void => {
+    const scope = listener === 'inboundPlaintext' ? 'inbound_passthrough' : (listener as 'outbound' | 'hbone');
+    deps.connections.error(scope, kind === 'accept' ? 'accept_failed' : 'handler_threw', err, { pod: `${pod.namespace}/${pod.name}` });
+  };
   const family = (ip: string): 4 | 6 => (isIPv6(ip) ? 6 : 4);
   const originalDst = (s: net.Socket) => {
     const d = getOriginalDst(s);
@@ -72,12 +100,12 @@ export function startPodProxy(deps: PodProxyDeps, pod: PodInfo, netnsFd: number)
   // TCP_NODELAY on every proxied socket: a request written in two parts (headers, then body) must
   // not wait for the peer's delayed ACK (40 ms) before its second part leaves.
   const dialTcp = (t: { ip: string; port: number }) =>
-    connectTcp({ netns: netnsFd, family: family(t.ip), mark: INPOD_MARK, host: t.ip, port: t.port, allowHalfOpen: true }).setNoDelay(true);
+    connectTcp({ netns, family: family(t.ip), mark: INPOD_MARK, host: t.ip, port: t.port, allowHalfOpen: true }).setNoDelay(true);
   // The app should see the real client address: bind a transparent socket to it (best effort).
   const dialApp = (t: { ip: string; port: number }, clientIp: string) => {
     if (clientIp && clientIp !== t.ip && family(clientIp) === family(t.ip)) {
       try {
-        return connectTcp({ netns: netnsFd, family: family(t.ip), mark: INPOD_MARK, transparent: true, freebind: true, bind: { address: clientIp, port: 0 }, host: t.ip, port: t.port, allowHalfOpen: true }).setNoDelay(true);
+        return connectTcp({ netns, family: family(t.ip), mark: INPOD_MARK, transparent: true, freebind: true, bind: { address: clientIp, port: 0 }, host: t.ip, port: t.port, allowHalfOpen: true }).setNoDelay(true);
       } catch (err) {
         log.debug({ err: (err as Error).message }, 'original source not preserved');
       }
@@ -102,17 +130,18 @@ export function startPodProxy(deps: PodProxyDeps, pod: PodInfo, netnsFd: number)
     },
     log,
   });
-  const listeners = openPodListeners(netnsFd, {
+  const listeners = openPodListeners(netns, {
     outbound: outboundHandler({ state: deps.state, network: deps.network, connections: deps.connections, pool: deps.pool, pick: deps.pick, sourceWorkload: findSelf, originalDst, dialTcp }),
     inboundPlaintext: inboundPassthroughHandler({ state: deps.state, network: deps.network, connections: deps.connections, originalDst, dialApp }),
     hbone: (s) => hbone.handleConnection(s),
-  }, { ...(deps.ports ? { ports: deps.ports } : {}) });
+  }, { ...(deps.ports ? { ports: deps.ports } : {}), onError: onListenerError });
   let dns: DnsServer | undefined;
   try {
-    dns = deps.dns && startPodDns(deps.dns, { netnsFd, mark: INPOD_MARK, namespace: pod.namespace, self: findSelf, log });
+    dns = deps.dns && startPodDns(deps.dns, { netns, mark: INPOD_MARK, namespace: pod.namespace, self: findSelf, log });
   } catch (err) {
     listeners.close();
     hbone.destroy();
+    stopHolding();
     throw err;
   }
   const self = findSelf();
@@ -127,6 +156,7 @@ export function startPodProxy(deps: PodProxyDeps, pod: PodInfo, netnsFd: number)
       listeners.close();
       dns?.close();
       hbone.destroy();
+      stopHolding();
       log.info({ uid: pod.uid }, 'pod proxy stopped');
     },
     drain: async () => {

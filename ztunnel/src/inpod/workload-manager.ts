@@ -2,11 +2,13 @@
 // started on add, stopped on delete, and the set reconciled when a snapshot completes.
 import { fstatSync } from 'node:fs';
 import type { Logger } from '../../../lib/log/logger.ts';
-import { closeFd } from '../../../lib/netns/index.ts';
+import { NetnsHandle } from '../../../lib/netns/index.ts';
 import { startPodProxy, type PodInfo, type PodProxy, type PodProxyDeps } from './pod-proxy.ts';
 
 export class WorkloadManager {
-  private readonly proxies = new Map<string, PodProxy & { netnsFd: number }>();
+  // Each pod's netns as a handle, released after its proxy stopped: a dial still waiting (for a
+  // certificate, say) then fails cleanly instead of using an fd number reused by another pod.
+  private readonly proxies = new Map<string, PodProxy & { netns: NetnsHandle }>();
   private readonly deps: PodProxyDeps;
   private readonly log: Logger;
   private snapshotDone = false;
@@ -17,21 +19,27 @@ export class WorkloadManager {
   }
 
   /**
-   * Takes ownership of `netnsFd` (closed when the pod is removed, or now if it fails). A re-add of
+   * Takes ownership of `netnsFd` (released when the pod is removed, or now if it fails). A re-add of
    * a pod whose proxy already runs in the same netns (every snapshot after a ZDS reconnect) keeps
    * that proxy and its connections.
    */
-  add(pod: PodInfo, netnsFd: number): void {
+  add(pod: PodInfo, netnsFd: number | NetnsHandle): void {
+    const netns = netnsFd instanceof NetnsHandle ? netnsFd : NetnsHandle.adopt(netnsFd);
     const current = this.proxies.get(pod.uid);
-    if (current && fstatSync(current.netnsFd).ino === fstatSync(netnsFd).ino) {
-      closeFd(netnsFd);
-      return;
+    try {
+      if (current && fstatSync(current.netns.fd).ino === fstatSync(netns.fd).ino) {
+        netns.release();
+        return;
+      }
+    } catch (err) {
+      netns.release();
+      throw err;
     }
     this.remove(pod.uid);
     try {
-      this.proxies.set(pod.uid, { ...startPodProxy(this.deps, pod, netnsFd), netnsFd });
+      this.proxies.set(pod.uid, { ...startPodProxy(this.deps, pod, netns), netns });
     } catch (err) {
-      closeFd(netnsFd);
+      netns.release();
       throw err;
     }
   }
@@ -39,9 +47,12 @@ export class WorkloadManager {
   remove(uid: string): boolean {
     const p = this.proxies.get(uid);
     if (!p) return false;
-    p.close();
-    closeFd(p.netnsFd);
     this.proxies.delete(uid);
+    try {
+      p.close();
+    } finally {
+      p.netns.release();
+    }
     return true;
   }
 

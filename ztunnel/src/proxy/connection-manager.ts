@@ -1,9 +1,27 @@
 // Tracks live proxied connections: counts them in istio_tcp_* metrics, writes one access-log line
 // when each ends, and re-checks authorization when policies change (a connection that becomes denied
-// is closed, as Istio's ztunnel does).
+// is closed, as Istio's ztunnel does). Also the per-connection safety net: a failure no path
+// foresaw (a dial that throws, an accept error) costs one connection, a log line and a count.
+import type net from 'node:net';
 import { logAccess, type AccessLogEntry } from '../../../lib/log/access-log.ts';
 import type { Logger } from '../../../lib/log/logger.ts';
 import { tcpLabels, type ConnectionMetricInput, type ResponseFlag, type TcpMetrics } from '../../../lib/metrics/istio-tcp.ts';
+import type { Counter, Registry } from '../../../lib/metrics/registry.ts';
+
+/** Where a proxy error happened: a pod listener or the path behind it. */
+export type ProxyErrorScope = 'outbound' | 'inbound' | 'inbound_passthrough' | 'hbone';
+
+/**
+ * Why: `handler_threw` (the safety net caught an exception), `dial_failed` (creating the upstream
+ * socket threw, e.g. EMFILE or setns), `accept_failed` (the listener could not accept, e.g. EMFILE),
+ * `hbone_response_timeout` (the peer took the CONNECT and never answered).
+ */
+export type ProxyErrorReason = 'handler_threw' | 'dial_failed' | 'accept_failed' | 'hbone_response_timeout';
+
+/** `ztunnel_proxy_errors_total{scope, reason}`. */
+export function registerProxyErrors(r: Registry): Counter {
+  return r.counter('ztunnel_proxy_errors_total', 'Connections ztunnel reset or could not take because of a local failure or a peer that never answered, by scope and reason', ['scope', 'reason']);
+}
 import type { RbacConnection } from '../rbac/authorize.ts';
 
 export interface TrackedConnection {
@@ -25,9 +43,36 @@ export class ConnectionManager {
   private readonly metrics: TcpMetrics;
   private readonly log: Logger;
 
-  constructor(metrics: TcpMetrics, log: Logger) {
+  private readonly errors: Counter | undefined;
+
+  constructor(metrics: TcpMetrics, log: Logger, errors?: Counter) {
     this.metrics = metrics;
     this.log = log;
+    this.errors = errors;
+  }
+
+  /** Counts and logs (warn) one per-connection failure. */
+  error(scope: ProxyErrorScope, reason: ProxyErrorReason, err: unknown, fields: Record<string, unknown> = {}): void {
+    this.errors?.inc({ scope, reason });
+    const e = err as { message?: string; code?: string } | undefined;
+    this.log.warn({ ...fields, scope, reason, err: e?.message ?? String(err), ...(e?.code ? { code: e.code } : {}) }, 'connection failed in ztunnel');
+  }
+
+  /**
+   * Runs per-connection work. Whatever it throws resets `downstream` (that connection only), and is
+   * logged and counted: an exception in a 'connection' listener or a promise callback must never
+   * reach the process.
+   */
+  guard(scope: ProxyErrorScope, downstream: net.Socket | undefined, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.error(scope, 'handler_threw', err, downstream ? { src: `${downstream.remoteAddress ?? ''}:${downstream.remotePort ?? 0}` } : {});
+      if (downstream && !downstream.destroyed) {
+        downstream.on('error', () => undefined);
+        downstream.resetAndDestroy();
+      }
+    }
   }
 
   open(c: Omit<TrackedConnection, 'id' | 'startedAt' | 'bytesSent' | 'bytesRecv'>): TrackedConnection {

@@ -52,21 +52,32 @@ export function inboundPassthroughHandler(deps: InboundPassthroughDeps): (downst
       downstream.resetAndDestroy();
       return;
     }
-    const upstream = deps.dialApp({ ip: dstIp, port: target.port }, clientIp);
+    let upstream: net.Socket;
+    try {
+      // Throws synchronously when the socket cannot be made (EMFILE, setns into a netns that is gone).
+      upstream = deps.dialApp({ ip: dstIp, port: target.port }, clientIp);
+    } catch (err) {
+      deps.connections.error('inbound_passthrough', 'dial_failed', err, { src: access.src.addr, dst: access.dst.addr });
+      deps.connections.reject(metric, access, `connect to app failed: ${(err as Error).message}`, 'CONNECT');
+      downstream.resetAndDestroy();
+      return;
+    }
     upstream.once('error', (err) => {
       if (tracked) return;
       deps.connections.reject(metric, access, `connect to app failed: ${err.message}`, 'CONNECT');
       downstream.resetAndDestroy();
     });
     let tracked: ReturnType<ConnectionManager['open']> | undefined;
-    upstream.once('connect', () => {
-      const copy = copyBidirectional(downstream, upstream);
-      const t = deps.connections.open({ direction: 'inbound', metric, access, rbac: { conn: rbac, destinationUid: workload.uid }, close: () => copy.abort() });
-      tracked = t;
-      void copy.done.then((result) => {
-        deps.connections.addBytes(t, result.stats.bToA, result.stats.aToB);
-        deps.connections.finish(t, result.kind === 'reset' ? `reset (${result.side})` : undefined);
-      });
-    });
+    upstream.once('connect', () =>
+      deps.connections.guard('inbound_passthrough', downstream, () => {
+        const copy = copyBidirectional(downstream, upstream);
+        const t = deps.connections.open({ direction: 'inbound', metric, access, rbac: { conn: rbac, destinationUid: workload.uid }, close: () => copy.abort() });
+        tracked = t;
+        void copy.done.then((result) => {
+          deps.connections.addBytes(t, result.stats.bToA, result.stats.aToB);
+          deps.connections.finish(t, result.kind === 'reset' ? `reset (${result.side})` : undefined);
+        });
+      }),
+    );
   };
 }

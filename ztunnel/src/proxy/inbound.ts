@@ -81,7 +81,15 @@ export function inboundHandler(deps: InboundDeps): (req: TunnelRequest) => Promi
     }
     let upstream: net.Socket;
     try {
-      upstream = await deps.connections.whilePending(connected(deps.dialApp(plan.target, plan.rbac.srcIp), deps.connectTimeoutMs ?? 10_000, req.signal));
+      let socket: net.Socket;
+      try {
+        socket = deps.dialApp(plan.target, plan.rbac.srcIp);
+      } catch (err) {
+        // The socket could not be made at all (EMFILE, setns into a netns that is gone).
+        deps.connections.error('inbound', 'dial_failed', err, { src: access.src.addr, dst: access.dst.addr });
+        throw err;
+      }
+      upstream = await deps.connections.whilePending(connected(socket, deps.connectTimeoutMs ?? 10_000, req.signal));
     } catch (err) {
       const reason = `connect to app ${plan.target.ip}:${plan.target.port} failed: ${(err as Error).message}`;
       deps.connections.reject(metric, access, reason, 'CONNECT');

@@ -44,7 +44,8 @@ export function outboundHandler(deps: OutboundDeps): (downstream: net.Socket) =>
     const known = deps.sourceWorkload();
     if (known) return proxy(downstream, target, known);
     void deps.connections.whilePending(deps.state.waitFor(deps.sourceWorkload, deps.sourceWaitMs ?? SOURCE_WAIT_MS)).then((source) => {
-      if (!downstream.destroyed) proxy(downstream, target, source);
+      // A promise callback: a throw here would be an unhandled rejection, so it is caught here.
+      if (!downstream.destroyed) deps.connections.guard('outbound', downstream, () => proxy(downstream, target, source));
     });
   };
 
@@ -77,34 +78,47 @@ export function outboundHandler(deps: OutboundDeps): (downstream: net.Socket) =>
       ...(plan.destination ? { workload: plan.destination.name, namespace: plan.destination.namespace } : {}),
       ...(plan.kind === 'hbone' && plan.destination ? { identity: workloadIdentity(plan.destination) } : {}),
     };
+    // Creating the socket throws synchronously when it cannot be made (EMFILE, setns into a netns
+    // that is gone): a local failure, counted here; the caller turns the throw into a rejection.
+    const dial = (): net.Socket => {
+      try {
+        return deps.dialTcp(plan.connectAddress);
+      } catch (err) {
+        deps.connections.error('outbound', 'dial_failed', err, { src: srcAddr, dst: dst.addr });
+        throw err;
+      }
+    };
     const upstreamP: Promise<import('node:stream').Duplex> =
       plan.kind === 'hbone'
         ? deps.pool.connect({
             key: { srcIdentity: workloadIdentity(source), dstIdentities: plan.expectedIdentities, dstAddress: formatAuthority(plan.connectAddress.ip, plan.connectAddress.port), srcAddress: source.addresses[0] ?? '' },
             authority: plan.authority,
             headers: { baggage: sourceBaggage(source), forwarded: formatForwarded(normalise(downstream.remoteAddress ?? ''), downstream.remotePort ?? 0, svc?.hostname) },
-            connectSocket: () => deps.dialTcp(plan.connectAddress),
+            connectSocket: dial,
           })
         : new Promise((resolve, reject) => {
-            const s = deps.dialTcp(plan.connectAddress);
+            const s = dial(); // a throw here rejects this promise
             s.once('connect', () => resolve(s));
             s.once('error', reject);
           });
     deps.connections.whilePending(upstreamP).then(
-      (upstream) => {
-        if (downstream.destroyed) {
-          upstream.destroy();
-          return;
-        }
-        const copy = copyBidirectional(downstream, upstream);
-        const tracked = deps.connections.open({ direction: 'outbound', metric, access: { ...access, dst }, close: () => copy.abort() });
-        void copy.done.then((result) => {
-          // a = the app (downstream): what it sent went upstream.
-          deps.connections.addBytes(tracked, result.stats.aToB, result.stats.bToA);
-          deps.connections.finish(tracked, result.kind === 'reset' ? `reset (${result.side})` : undefined);
-        });
-      },
+      (upstream) =>
+        deps.connections.guard('outbound', downstream, () => {
+          if (downstream.destroyed) {
+            upstream.destroy();
+            return;
+          }
+          const copy = copyBidirectional(downstream, upstream);
+          const tracked = deps.connections.open({ direction: 'outbound', metric, access: { ...access, dst }, close: () => copy.abort() });
+          void copy.done.then((result) => {
+            // a = the app (downstream): what it sent went upstream.
+            deps.connections.addBytes(tracked, result.stats.aToB, result.stats.bToA);
+            deps.connections.finish(tracked, result.kind === 'reset' ? `reset (${result.side})` : undefined);
+          });
+        }),
       (err: Error) => {
+        const code = (err as { code?: string }).code;
+        if (code === 'HBONE_RESPONSE_TIMEOUT') deps.connections.error('outbound', 'hbone_response_timeout', err, { src: access.src.addr, dst: dst.addr });
         deps.connections.reject(metric, { ...access, dst }, err.message, flagOf(err));
         downstream.resetAndDestroy();
       },
