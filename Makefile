@@ -52,7 +52,8 @@ unit: node_modules typecheck check-deps
 	$(VITEST) run --project unit
 
 # The *.fuzz.test.ts suites run briefly inside `unit`; here each property gets FUZZ_SECONDS (and at
-# most FUZZ_RUNS runs), so the whole target is bounded by roughly 30 properties x FUZZ_SECONDS / 2 workers.
+# most FUZZ_RUNS runs), so the whole target is bounded by about 40 properties x FUZZ_SECONDS / 2 workers
+# (FUZZ_SECONDS=15 took 8 minutes on a busy 2-core machine).
 FUZZ_SECONDS ?= 20
 FUZZ_RUNS ?= 1000000
 fuzz: node_modules

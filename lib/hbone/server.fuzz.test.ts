@@ -231,6 +231,6 @@ describe('HBONE server under fuzzed HTTP/2 after the TLS handshake', () => {
     const again = Buffer.from(captured[0]!);
     again[0] = 0x51;
     expect((await fuzzConnection(f, [Buffer.concat([captured[0]!, goaway]), again], false)).secure).toBe(true);
-    await pollUntil(() => f.server.connectionCount === 0, 'the connection to be released', 3000);
+    await pollUntil(() => f.server.connectionCount === 0, 'the connection to be released', 1000);
   });
 });

@@ -90,6 +90,24 @@ export function encodeMessage(type: protobuf.Type, value: Record<string, unknown
   return type.encode(wire).finish();
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * proto3 string fields must be valid UTF-8 (Istio's Rust peers refuse anything else); protobufjs
+ * decodes invalid bytes into ill-formed strings (lone surrogates) instead, so strings are read
+ * strictly here and invalid ones fail the decode as MALFORMED.
+ */
+class StrictReader extends protobuf.Reader {
+  override string(): string {
+    const bytes = this.bytes();
+    try {
+      return utf8.decode(bytes);
+    } catch {
+      throw new Error(`invalid UTF-8 in a string field ending at offset ${this.pos}`);
+    }
+  }
+}
+
 export function decodeMessage<T>(type: protobuf.Type, bytes: Uint8Array, options: DecodeOptions = {}): DecodeResult<T> {
   const name = typeLabel(type);
   let plain: Record<string, unknown>;
@@ -97,7 +115,7 @@ export function decodeMessage<T>(type: protobuf.Type, bytes: Uint8Array, options
     // A plain Reader, not the Buffer-specialised one protobufjs picks for Buffers: that one clamps a
     // string whose length runs past the end instead of failing, so truncated input would decode.
     const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    plain = type.toObject(type.decode(new protobuf.Reader(buf)), { longs: Number });
+    plain = type.toObject(type.decode(new StrictReader(buf)), { longs: Number });
   } catch (err) {
     return { ok: false, error: new ProtoDecodeError('MALFORMED', name, [(err as Error).message], { cause: err }) };
   }
