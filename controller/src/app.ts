@@ -14,7 +14,8 @@ import { kubeSecretStore, publishRoot, tokenReviewer } from './ca/kube.ts';
 import { loadCa } from './ca/root.ts';
 import { createCertificateHandler } from './ca/service.ts';
 import type { ControllerConfig } from './config.ts';
-import { allInformers, createInformers, type ControllerInformers } from './kube/informers.ts';
+import { watchCrds } from './kube/crd-watch.ts';
+import { allInformers, createInformers, customResourceInformers, type ControllerInformers } from './kube/informers.ts';
 import { LeaderElector } from './leader/lease.ts';
 import { modelOptions, waypointLookupFromGateways, type AuthorizationPolicy, type Gateway, type GatewayClass, type ModelSnapshot, type PeerAuthentication } from './model/index.ts';
 import { WaypointDeployer, type WaypointSources } from './waypoint/deployer.ts';
@@ -23,6 +24,7 @@ import { kubeRouteStatusPatcher } from './route-status/kube.ts';
 import { RouteStatusWriter, type RouteStatusSources } from './route-status/writer.ts';
 import type { DestinationRule, GRPCRoute, HTTPRoute, VirtualService } from './waypoint-xds/traffic-types.ts';
 import { WaypointXdsStore } from './waypoint-xds/index.ts';
+import { xdsAuthenticator } from './xds/auth.ts';
 import { ModelStore } from './xds/store.ts';
 
 export interface Controller {
@@ -113,13 +115,20 @@ export async function startController(cfg: ControllerConfig, opts: { log?: Logge
   };
   for (const inf of allInformers(informers)) inf.on('add', scheduleRebuild).on('update', scheduleRebuild).on('delete', scheduleRebuild);
   for (const inf of allInformers(informers)) inf.start();
+  // Serve with the kinds that are installed (istiod does the same); a missing CRD's kind is synced
+  // empty, and picked up when the CRD appears.
+  const crdWatch = watchCrds(kc, customResourceInformers(informers), log);
+  crdWatch.start();
   await Promise.all(allInformers(informers).map((i) => i.synced()));
+  const missingKinds = allInformers(informers).filter((i) => i.isMissing).map((i) => i.path);
+  if (missingKinds.length) log.warn({ missing: missingKinds }, 'serving without these kinds (CRDs not installed); they are picked up when installed');
   rebuild();
 
   const loaded = await loadCa(kubeSecretStore(kc), { namespace: cfg.systemNamespace, trustDomain: cfg.trustDomain, log });
+  const reviewToken = tokenReviewer(kc, cfg.tokenAudiences);
   const createCertificate = createCertificateHandler({
     ca: () => loaded.ca,
-    reviewToken: tokenReviewer(kc, cfg.tokenAudiences),
+    reviewToken,
     getPod: (ns, name) => podFacts(informers.pods.get(`${ns}/${name}`)),
     podsOnNode: (node) => informers.pods.list().filter((p) => p.spec?.nodeName === node).map((p) => podFacts(p)!).filter(Boolean),
     trustDomain: cfg.trustDomain,
@@ -136,7 +145,9 @@ export async function startController(cfg: ControllerConfig, opts: { log?: Logge
     spiffeId: `spiffe://${cfg.trustDomain}/ns/${cfg.systemNamespace}/sa/istiod`,
   });
   const tls = ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(serving.certChainPem), private_key: Buffer.from(serving.keyPem) }], false);
-  const xds = new DeltaXdsServer({ store: compositeStore(store, waypointStore), registry, log: log.child({ scope: 'xds' }), debounceMs: cfg.debounceMs, maxDelayMs: cfg.debounceMaxMs });
+  // xDS callers authenticated as the CA's (XDS_AUTH=false turns it off, as istiod's env does).
+  const authenticate = cfg.xdsAuth ? xdsAuthenticator({ reviewToken, log: log.child({ scope: 'xds-auth' }), registry }) : undefined;
+  const xds = new DeltaXdsServer({ store: compositeStore(store, waypointStore), ...(authenticate ? { authenticate } : {}), registry, log: log.child({ scope: 'xds' }), debounceMs: cfg.debounceMs, maxDelayMs: cfg.debounceMaxMs });
   const grpcServers: Server[] = [];
   const serve = async (addr: { host: string; port: number }, creds: ServerCredentials): Promise<number> => {
     const grpc = new Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 256 * 1024 * 1024 });
@@ -227,6 +238,7 @@ export async function startController(cfg: ControllerConfig, opts: { log?: Logge
       routeStatus.stop();
       xds.close();
       await Promise.all(grpcServers.map((g) => new Promise<void>((r) => g.tryShutdown(() => r()))));
+      crdWatch.stop();
       for (const i of allInformers(informers)) i.stop();
       await monitoring.close();
       log.info('controller stopped');

@@ -31,3 +31,12 @@ describe('controllerConfigFromEnv: waypoints', () => {
     expect(r.ok ? '' : r.errors.join('\n')).toMatch(err);
   });
 });
+
+describe('controllerConfigFromEnv: xDS security', () => {
+  it('plaintext 15010 on loopback and xDS authentication by default; GRPC_ADDR and XDS_AUTH override', () => {
+    const c = parse({});
+    expect([c.grpcAddr, c.grpcTlsAddr.host, c.xdsAuth]).toEqual([{ host: '127.0.0.1', port: 15010 }, '0.0.0.0', true]);
+    const o = parse({ GRPC_ADDR: '0.0.0.0:15010', XDS_AUTH: 'false' });
+    expect([o.grpcAddr.host, o.xdsAuth]).toEqual(['0.0.0.0', false]);
+  });
+});

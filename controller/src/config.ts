@@ -16,8 +16,10 @@ export interface ControllerConfig {
   /** `namespace/serviceaccount` of node proxies allowed to impersonate (CA_TRUSTED_NODE_ACCOUNTS). */
   trustedNodeAccounts: Set<string>;
   tokenAudiences: string[];
-  /** Plaintext xDS + CA (lab, tests). */
+  /** Plaintext xDS + CA (lab, tests); loopback unless GRPC_ADDR says otherwise. */
   grpcAddr: ListenAddress;
+  /** Authenticate xDS callers with their bearer token (XDS_AUTH, default true). */
+  xdsAuth: boolean;
   /** xDS + CA over TLS, serving certificate from our own CA. Port 0 = pick; undefined host disables. */
   grpcTlsAddr: ListenAddress;
   /** /metrics, /debug/*, /ready. */
@@ -80,7 +82,8 @@ export function controllerConfigFromEnv(env: NodeJS.ProcessEnv): ControllerConfi
     domainSuffix: env.DOMAIN_SUFFIX ?? 'cluster.local',
     trustedNodeAccounts: new Set((env.CA_TRUSTED_NODE_ACCOUNTS ?? `${systemNamespace}/ztunnel`).split(',').map((s) => s.trim()).filter(Boolean)),
     tokenAudiences: (env.TOKEN_AUDIENCES ?? 'istio-ca').split(',').map((s) => s.trim()).filter(Boolean),
-    grpcAddr: envAddress(env.GRPC_ADDR, { host: '0.0.0.0', port: 15010 }, 'GRPC_ADDR', errors),
+    grpcAddr: envAddress(env.GRPC_ADDR, { host: '127.0.0.1', port: 15010 }, 'GRPC_ADDR', errors),
+    xdsAuth: (env.XDS_AUTH ?? 'true').trim().toLowerCase() !== 'false',
     grpcTlsAddr: envAddress(env.GRPC_TLS_ADDR, { host: '0.0.0.0', port: 15012 }, 'GRPC_TLS_ADDR', errors),
     monitoringAddr: envAddress(env.MONITORING_ADDR, { host: '0.0.0.0', port: 15014 }, 'MONITORING_ADDR', errors),
     debounceMs: ms(env.PILOT_DEBOUNCE_AFTER, 100, 'PILOT_DEBOUNCE_AFTER', errors),

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CURRENT_FILE, LAB_PREFIX, REPO_ROOT, runDir } from './config.ts';
 import { apiserverUrl, startControlPlane } from './control-plane.ts';
-import { startDaemon, tail } from './daemons.ts';
+import { processGone, startDaemon, tail, type ProcessRef } from './daemons.ts';
 import { run, type RunResult } from './exec.ts';
 import { KubeClient, KubeError } from './kube-client.ts';
 import { createPki, writeKubeconfig } from './pki.ts';
@@ -162,6 +162,7 @@ export async function up(opts: UpOptions = {}): Promise<LabState> {
 /** Stops the running (or crashed) lab and removes everything it made. */
 export async function down(opts: { all?: boolean } = {}): Promise<Leftovers> {
   const state = readState();
+  const survivors: ProcessRef[] = [];
   if (state) {
     // Kubelets first (SIGTERM lets them run CNI DEL for their pods), then everything of the run.
     for (const p of state.processes.filter((x) => x.name.startsWith('kubelet-'))) {
@@ -172,17 +173,20 @@ export async function down(opts: { all?: boolean } = {}): Promise<Leftovers> {
       }
     }
     await pollUntil('kubelets to stop', () => state.processes.filter((x) => x.name.startsWith('kubelet-')).every((p) => !isAlive(p.pid)), { timeoutMs: 15_000 }).catch(() => {});
-    await killProcesses(state.runId);
+    survivors.push(...(await killProcesses(state.runId)));
     deleteNetns(`${state.prefix}-`);
     rmSync(state.dir, { recursive: true, force: true });
     rmSync(CURRENT_FILE, { force: true });
   }
   if (opts.all) {
-    await killProcesses(undefined);
+    survivors.push(...(await killProcesses(undefined)));
     deleteNetns(`${LAB_PREFIX}-`);
     rmSync(CURRENT_FILE, { force: true });
   }
-  return leftovers(opts.all ? undefined : state?.runId, opts.all || !state ? `${LAB_PREFIX}-` : `${state.prefix}-`);
+  const left = leftovers(opts.all ? undefined : state?.runId, opts.all || !state ? `${LAB_PREFIX}-` : `${state.prefix}-`);
+  // A process still exiting no longer shows its tag: report it by pid.
+  for (const p of survivors) if (!processGone(p) && !left.processes.some((x) => x.pid === p.pid)) left.processes.push({ pid: p.pid, run: state?.runId ?? '', cmd: '(exiting)' });
+  return left;
 }
 
 export function requireLab(): LabState {

@@ -2,6 +2,7 @@
 // namespaces and their /run/netns mounts with the lab prefix.
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { LAB_PREFIX, LAB_RUN_ENV } from './config.ts';
+import { processRef, stopProcesses, type ProcessRef } from './daemons.ts';
 import { run } from './exec.ts';
 
 export interface Leftovers {
@@ -55,22 +56,19 @@ export function leftovers(runId?: string, prefix?: string): Leftovers {
   return { processes: labProcesses(runId), netns: labNetns(prefix), mounts: labMounts(prefix) };
 }
 
-export async function killProcesses(runId: string | undefined, graceMs = 5000): Promise<void> {
-  const signal = (sig: NodeJS.Signals) => {
-    for (const p of labProcesses(runId)) {
-      try {
-        process.kill(p.pid, sig);
-      } catch {
-        /* gone */
-      }
-    }
-  };
-  signal('SIGTERM');
-  const deadline = Date.now() + graceMs;
-  while (labProcesses(runId).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  signal('SIGKILL');
-  const hard = Date.now() + 5000;
-  while (labProcesses(runId).length && Date.now() < hard) await new Promise((r) => setTimeout(r, 50));
+/**
+ * Stops the lab's processes and returns once they are gone, not merely signalled: they are found by
+ * their tag first, then followed by pid (an exiting process loses its environ before its threads
+ * and sockets are gone). Rounds repeat while new tagged processes show up; what survives is returned.
+ */
+export async function killProcesses(runId: string | undefined, graceMs = 5000): Promise<ProcessRef[]> {
+  let left: ProcessRef[] = [];
+  for (let round = 0; round < 3; round++) {
+    const found = labProcesses(runId).map((p) => processRef(p.pid)).filter((p): p is ProcessRef => p !== undefined);
+    if (!found.length) break;
+    left = await stopProcesses(found, { graceMs, killMs: 5000 });
+  }
+  return left;
 }
 
 export function deleteNetns(prefix: string): void {

@@ -360,9 +360,7 @@ spec:
 `);
     await waitRoutes('echo-split', ['split']);
     await pollUntil('the split route to answer', async () => (await one('echo-split', { path: '/split-warmup' })).status === 200, { timeoutMs: 10_000 });
-    const t0 = Date.now();
     const perConn = await Promise.all(Array.from({ length: 10 }, () => send('echo-split', Array.from({ length: 100 }, (_, i) => ({ path: `/split/${i}` })))));
-    const elapsed = Date.now() - t0;
     const versions = perConn.flat().map(versionOf);
     expect(versions.length).toBe(1000);
     const v1 = versions.filter((v) => v === 'v1').length;
@@ -370,7 +368,6 @@ spec:
     expect(v1 + v2).toBe(1000);
     expect(v1).toBeGreaterThanOrEqual(750);
     expect(v1).toBeLessThanOrEqual(850);
-    expect(elapsed).toBeLessThan(20_000);
   }, 120_000);
 
   it('timeout: a backend slower than the route timeout gets 504 "upstream request timeout" (UT); a fast one 200', async () => {
@@ -392,8 +389,8 @@ spec:
     const ms = Date.now() - t0;
     expect(slow.status).toBe(504);
     expect(slow.body.toString()).toBe('upstream request timeout');
+    // The route's timeout answered (UT), not the backend's 3 s reply; latency is bench/waypoint's.
     expect(ms).toBeGreaterThanOrEqual(400);
-    expect(ms).toBeLessThan(2500);
     expect(await accessLine(id)).toMatchObject({ response_code: 504, response_flags: 'UT' });
     expect((await one('echo-timeout', { path: '/delay/10' })).status).toBe(200);
   }, 60_000);
@@ -477,9 +474,10 @@ spec:
     expect(delayed.status).toBe(200);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
     expect(String((await accessLine(delayId)).response_flags)).toContain('DI');
-    const t1 = Date.now();
-    expect((await one('echo-fault', { path: '/f' })).status).toBe(200);
-    expect(Date.now() - t1).toBeLessThan(900);
+    // A request the fault does not match is not delayed: its access line has no DI flag.
+    const plainId = rid('plain');
+    expect((await one('echo-fault', { path: '/f', headers: { 'x-request-id': plainId } })).status).toBe(200);
+    expect(String((await accessLine(plainId)).response_flags)).not.toContain('DI');
   }, 60_000);
 
   it('mirror: the mirror Deployment sees the request, the client gets the primary\'s reply', async () => {
@@ -975,13 +973,11 @@ spec:
     await waitRoutes('echo-bad', ['unknown-subset', 'missing-service', 'uneven', 'bad-rest']);
     const timed = async (path: string, svc = 'echo-bad') => {
       const id = rid('bad');
-      const t0 = Date.now();
       const r = await one(svc, { path, headers: { 'x-request-id': id } }, 5_000);
-      return { r, ms: Date.now() - t0, id };
+      return { r, id };
     };
     const subset = await timed('/unknown-subset');
     expect(subset.r.status).toBe(503);
-    expect(subset.ms).toBeLessThan(2000);
     expect(await accessLine(subset.id)).toMatchObject({ response_code: 503, response_flags: 'NC' });
     const missing = await timed('/missing-service');
     expect(missing.r.status).toBe(503);
@@ -1005,7 +1001,6 @@ spec:
       const t = await timed('/hr-bad/missing', 'echo-hr-bad');
       return t.r.status === 500 ? t : undefined;
     }, { timeoutMs: 30_000, intervalMs: 500 });
-    expect(hrMissing.ms).toBeLessThan(2000);
     expect(await accessLine(hrMissing.id)).toMatchObject({ response_code: 500, response_flags: 'NC' });
     expect(versionOf((await timed('/hr-bad/other', 'echo-hr-bad')).r)).toBe('v1');
 

@@ -18,6 +18,7 @@ import { isReady, type PodJson } from '../lab/sample-apps.ts';
 import type { LabState } from '../lab/state.ts';
 import { renderTable } from '../../bench/l4/report.ts';
 import { DEFAULT_L4, runL4 } from '../../bench/l4/run.ts';
+import { expectRefused, sample, sum, talkTraced } from './denial.ts';
 import { captureFabric, LabMesh } from './lab-mesh.ts';
 import { requireRoot, talk } from './netns-harness.ts';
 
@@ -64,15 +65,6 @@ spec: { selector: { app: echo }, ports: [{ name: tcp, port: 80, targetPort: 9000
 const MESH_PODS = [['mesh-a', 'sleep'], ['mesh-a', 'other'], ['mesh-b', 'echo-1'], ['mesh-b', 'echo-2'], ['mesh-b', 'echo-x']] as const;
 const SLEEP_ID = 'spiffe://cluster.local/ns/mesh-a/sa/sleep';
 const STRICT = { name: 'istio_converted_static_strict', namespace: 'istio-system', scope: 'WORKLOAD_SELECTOR', action: 'DENY', rules: [[[{ notPrincipals: ['*'] }]]] };
-
-/** The value of the first sample of `metric` whose labels include all of `labels` (0 when none). */
-function sample(text: string, metric: string, labels: Record<string, string>): number {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${metric}{`)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return 0;
-}
 
 describe('ztunnel on the lab: 2 nodes, pods captured and handed over by ZDS (root)', () => {
   let lab: LabState;
@@ -136,10 +128,16 @@ describe('ztunnel on the lab: 2 nodes, pods captured and handed over by ZDS (roo
       const w = cfg.workloads.find((x) => x.name === 'echo-x')!;
       w.serviceAccount = 'impostor';
     } });
-    expect(await talk(ns('mesh-a', 'sleep'), ip('mesh-b', 'echo-x'), 9000, 'x')).not.toContain('x');
+    const tlsFailed = { reporter: 'source', source_principal: SLEEP_ID, response_flags: 'TLS_FAILURE' };
+    const before = sum(await mesh.metrics('node1'), 'istio_tcp_connections_closed_total', tlsFailed);
+    const { reply, local } = await talkTraced(ns('mesh-a', 'sleep'), ip('mesh-b', 'echo-x'), 9000, 'x');
+    expect(reply).not.toContain('x');
+    // The access line of this very connection (the client's own address) carries the refusal ...
     const line = await pollUntil('the refusal in node1 access log', () =>
-      mesh.logLines('node1').find((l) => l.scope === 'access' && l.direction === 'outbound' && String(l['dst.addr']).startsWith(`${ip('mesh-b', 'echo-x')}:`) && l.error), { timeoutMs: 10_000 });
+      mesh.logLines('node1').find((l) => l.scope === 'access' && l.direction === 'outbound' && l['src.addr'] === local && String(l['dst.addr']).startsWith(`${ip('mesh-b', 'echo-x')}:`) && l.error), { timeoutMs: 10_000 });
     expect(String(line.error)).toMatch(/identity|SAN|spiffe/i);
+    // ... and the source counts it as a TLS failure, exactly once.
+    await pollUntil('the TLS_FAILURE close to be counted on node1', async () => sum(await mesh.metrics('node1'), 'istio_tcp_connections_closed_total', tlsFailed) - before === 1, { timeoutMs: 10_000 });
     await mesh.syncConfig();
     expect(await talk(ns('mesh-a', 'sleep'), ip('mesh-b', 'echo-x'), 9000, 'back')).toBe('back');
   });
@@ -222,14 +220,22 @@ describe('ztunnel on the lab: 2 nodes, pods captured and handed over by ZDS (roo
 
   it('a DENY policy for A blocks A and not another client; an ALLOW policy allows only what it lists', async () => {
     const target = ip('mesh-b', 'echo-1');
+    const fromSleep = { labels: { source_principal: SLEEP_ID, destination_workload_namespace: 'mesh-b' }, line: { 'src.identity': SLEEP_ID }, sourceNode: 'node1' };
+    const fromOutsider = { labels: { destination_workload_namespace: 'mesh-b', connection_security_policy: 'unknown' }, exactSrc: true };
+    const refused = (from: string, r: { error: RegExp; labels: Record<string, string>; line?: Record<string, string>; sourceNode?: string; exactSrc?: boolean }) =>
+      expectRefused(mesh, { node: 'node2', dst: { ip: target, port: 9000 }, flag: 'DENY', ...r }, async () => {
+        const t = await talkTraced(from, target, 9000, 'x');
+        expect(t.reply).not.toContain('x');
+        return t;
+      });
     await mesh.syncConfig({ policies: [{ name: 'deny-sleep', namespace: 'mesh-b', action: 'DENY', rules: [[[{ principals: ['cluster.local/ns/mesh-a/sa/sleep'] }]]] }] });
-    expect(await talk(ns('mesh-a', 'sleep'), target, 9000, 'x')).not.toContain('x');
+    await refused(ns('mesh-a', 'sleep'), { ...fromSleep, error: /^denied by mesh-b\/deny-sleep$/ });
     expect(await talk(ns('mesh-a', 'other'), target, 9000, 'other')).toBe('echo-1|other');
     expect(await talk(ns('plain', 'outsider'), target, 9000, 'plain')).toBe('echo-1|plain');
     await mesh.syncConfig({ policies: [{ name: 'allow-other', namespace: 'mesh-b', action: 'ALLOW', rules: [[[{ principals: ['cluster.local/ns/mesh-a/sa/other'] }]]] }] });
     expect(await talk(ns('mesh-a', 'other'), target, 9000, 'listed')).toBe('echo-1|listed');
-    expect(await talk(ns('mesh-a', 'sleep'), target, 9000, 'x')).not.toContain('x');
-    expect(await talk(ns('plain', 'outsider'), target, 9000, 'x')).not.toContain('x');
+    await refused(ns('mesh-a', 'sleep'), { ...fromSleep, error: /^no allow policy matched$/ });
+    await refused(ns('plain', 'outsider'), { ...fromOutsider, error: /^no allow policy matched$/ });
     await mesh.syncConfig();
     expect(await talk(ns('mesh-a', 'sleep'), target, 9000, 'open')).toBe('echo-1|open');
   });
@@ -240,7 +246,11 @@ describe('ztunnel on the lab: 2 nodes, pods captured and handed over by ZDS (roo
     await mesh.syncConfig({ policies: [STRICT], perNode: (_node, cfg) => {
       for (const w of cfg.workloads) if (w.namespace === 'mesh-b') w.authorizationPolicies = ['istio-system/istio_converted_static_strict'];
     } });
-    expect(await talk(ns('plain', 'outsider'), target, 9000, 'x')).not.toContain('x');
+    await expectRefused(mesh, { node: 'node2', dst: { ip: target, port: 9000 }, flag: 'DENY', error: /^denied by istio-system\/istio_converted_static_strict$/, labels: { destination_workload_namespace: 'mesh-b', connection_security_policy: 'unknown' }, exactSrc: true }, async () => {
+      const t = await talkTraced(ns('plain', 'outsider'), target, 9000, 'x');
+      expect(t.reply).not.toContain('x');
+      return t;
+    });
     expect(await talk(ns('mesh-a', 'sleep'), target, 9000, 'mtls')).toBe('echo-1|mtls');
     await mesh.syncConfig();
     expect(await talk(ns('plain', 'outsider'), target, 9000, 'again')).toBe('echo-1|again');

@@ -11,6 +11,7 @@ import { createLogger } from '../../lib/log/logger.ts';
 import { openNetns } from '../../lib/netns/index.ts';
 import { applyInpodRules } from '../../lib/redirect/index.ts';
 import { startZtunnel, type ZtunnelApp } from '../../ztunnel/src/app.ts';
+import { pollUntil } from '../lab/poll.ts';
 import type { ZtunnelConfig } from '../../ztunnel/src/config.ts';
 import { echoApp, podTopology, podWorkloads, requireRoot, standaloneZtunnelConfig, talk } from './netns-harness.ts';
 
@@ -66,7 +67,8 @@ describe('ztunnel restart hand-over (root)', () => {
       }
     };
     const load = Promise.all([0, 1, 2, 3].map(client));
-    while (done < 60) await new Promise((r) => setTimeout(r, 10));
+    // Failed connections count in `done` too, so this deadline only trips when the load is stuck.
+    await pollUntil('the load to be running (60 connections through the first ztunnel)', () => done >= 60, { timeoutMs: 20_000, intervalMs: 10 });
     await start();
     await old.shutdown();
     apps.splice(apps.indexOf(old), 1);

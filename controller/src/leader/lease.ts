@@ -1,24 +1,43 @@
 // Leader election on a coordination.k8s.io Lease, for the work only one replica may do (writes to
 // the apiserver); every replica serves xDS and the CA regardless. The decision is pure (`decide`);
 // the loop reads the Lease, asks, and writes with the read resourceVersion, so two replicas racing
-// for an expired Lease cannot both win (the loser gets 409 Conflict).
+// for an expired Lease cannot both win (the loser gets 409 Conflict). Another replica's lease
+// expires by our own monotonic clock, counted from when we last saw its record change, never by
+// comparing its renewTime (written with its clock) with ours: clock skew cannot make two leaders.
+import { performance } from 'node:perf_hooks';
 import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '../../../lib/log/logger.ts';
 
 export interface LeaseView {
   holder?: string;
+  /** As written by the holder, with its clock: only compared for change, never with our clock. */
   renewTime?: Date;
   durationSeconds?: number;
+  /** Changes at each takeover. */
+  transitions?: number;
 }
 
 export type LeaseAction = { kind: 'renew' } | { kind: 'acquire' } | { kind: 'wait'; holder: string };
 
-/** Pure: what `me` does about the Lease at `now`. */
-export function decide(lease: LeaseView | undefined, me: string, now: Date, defaultDurationSeconds: number): LeaseAction {
+/** When we last saw the Lease record change, on our monotonic clock (ms). */
+export interface LeaseObservation {
+  record: string;
+  atMs: number;
+}
+
+const recordOf = (l: LeaseView | undefined): string => JSON.stringify([l?.holder ?? '', l?.renewTime?.getTime() ?? '', l?.durationSeconds ?? 0, l?.transitions ?? 0]);
+
+/** Pure: the observation after reading `lease` at monotonic `nowMs` (a changed record restarts the clock). */
+export function observe(prev: LeaseObservation | undefined, lease: LeaseView | undefined, nowMs: number): LeaseObservation {
+  const record = recordOf(lease);
+  return prev && prev.record === record ? prev : { record, atMs: nowMs };
+}
+
+/** Pure: what `me` does about the Lease, `observedAtMs` and `nowMs` both on our monotonic clock. */
+export function decide(lease: LeaseView | undefined, me: string, observedAtMs: number, nowMs: number, defaultDurationSeconds: number): LeaseAction {
   if (!lease || !lease.holder) return { kind: 'acquire' };
   if (lease.holder === me) return { kind: 'renew' };
-  const renewed = lease.renewTime?.getTime() ?? 0;
-  const expired = renewed + (lease.durationSeconds ?? defaultDurationSeconds) * 1000 < now.getTime();
+  const expired = observedAtMs + (lease.durationSeconds ?? defaultDurationSeconds) * 1000 < nowMs;
   return expired ? { kind: 'acquire' } : { kind: 'wait', holder: lease.holder };
 }
 
@@ -47,6 +66,7 @@ const view = (l: V1Lease | undefined): LeaseView | undefined =>
     ...(l.spec?.holderIdentity ? { holder: l.spec.holderIdentity } : {}),
     ...(l.spec?.renewTime ? { renewTime: new Date(l.spec.renewTime) } : {}),
     ...(l.spec?.leaseDurationSeconds ? { durationSeconds: l.spec.leaseDurationSeconds } : {}),
+    ...(l.spec?.leaseTransitions !== undefined ? { transitions: l.spec.leaseTransitions } : {}),
   };
 
 export class LeaderElector {
@@ -55,6 +75,7 @@ export class LeaderElector {
   private leading = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private observed: LeaseObservation | undefined;
 
   constructor(o: LeaderElectorOptions) {
     this.o = o;
@@ -92,7 +113,10 @@ export class LeaderElector {
       } catch (err) {
         if ((err as { code?: number }).code !== 404) throw err;
       }
-      const action = decide(view(current), this.o.identity, new Date(), duration);
+      const seen = view(current);
+      const now = performance.now();
+      this.observed = observe(this.observed, seen, now);
+      const action = decide(seen, this.o.identity, this.observed.atMs, now, duration);
       const spec = { holderIdentity: this.o.identity, leaseDurationSeconds: duration, renewTime: microTime() };
       if (action.kind === 'wait') {
         this.setLeading(false);

@@ -74,11 +74,9 @@ async function start(image: string, env: Record<string, string> = {}): Promise<S
   return { child, port, lines, exited };
 }
 
-async function terminate(s: Started): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
-  const t0 = Date.now();
+async function terminate(s: Started): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   s.child.kill('SIGTERM');
-  const e = await s.exited;
-  return { ...e, ms: Date.now() - t0 };
+  return s.exited;
 }
 
 function http1(port: number, path: string, method = 'GET', body?: string): Promise<{ status: number; json: Record<string, unknown> | undefined }> {
@@ -156,7 +154,7 @@ describe('lab/http-echo', () => {
     expect((await terminate(s)).code).toBe(0);
   });
 
-  it('exits 0 within about a second of SIGTERM, even with a request in flight and an idle h2 session', async () => {
+  it('exits 0 on SIGTERM without waiting for a request in flight or an idle h2 session', async () => {
     const s = await start('lab/http-echo');
     const session = h2connect(`http://127.0.0.1:${s.port}`);
     session.on('error', () => {});
@@ -169,9 +167,10 @@ describe('lab/http-echo', () => {
     const closed = new Promise<void>((resolve) => raw.on('close', () => resolve()));
     await new Promise<void>((resolve) => raw.on('connect', () => resolve()));
     await new Promise<void>((resolve) => raw.write('GET /delay/5000 HTTP/1.1\r\nHost: x\r\n\r\n', () => resolve()));
+    // It does not wait for the 5 s request: the request is cut (no 200), and it exits 0. How fast is
+    // bench/images (SIGTERM → exit per image).
     const e = await terminate(s);
     expect(e.code).toBe(0);
-    expect(e.ms).toBeLessThan(1500);
     await closed;
     expect(answer).not.toMatch(/^HTTP\/1\.1 200/);
     session.destroy();
@@ -235,7 +234,6 @@ describe('lab/tcp-echo', () => {
     await new Promise<void>((resolve) => sock.on('connect', () => resolve()));
     const e = await terminate(s);
     expect(e).toMatchObject({ code: 0 });
-    expect(e.ms).toBeLessThan(1500);
     sock.destroy();
   });
 });
@@ -247,7 +245,6 @@ describe('lab/sleep', () => {
     expect(s.lines.filter((l) => l.includes('"ready"'))).toEqual(['{"msg":"ready","port":null}']);
     const e = await terminate(s);
     expect(e.code).toBe(0);
-    expect(e.ms).toBeLessThan(1500);
   });
 });
 

@@ -12,8 +12,6 @@ import { connectTcp, listenTcp } from '../../../lib/netns/index.ts';
 import { applyRules, installedChains, KubeProxyRulesError, removeRules } from './apply.ts';
 import { buildServiceRules, type ServiceInfo, type ServiceRulesInput, type SliceInfo } from './rules.ts';
 
-const isRoot = process.getuid?.() === 0;
-const ROOT_REASON = 'requires root: creates network namespaces and iptables rules';
 
 const PREFIX = `amt-kp-${randomBytes(3).toString('hex')}`;
 const NODE = `${PREFIX}-node`;
@@ -96,8 +94,10 @@ function setBridgeNf(value: '0' | '1'): boolean {
   return r.status === 0;
 }
 
-describe.skipIf(!isRoot)(`kube-proxy stand-in rules in a node netns (${isRoot ? 'root' : ROOT_REASON})`, () => {
+describe('kube-proxy stand-in rules in a node netns (root)', () => {
   beforeAll(() => {
+    // An e2e suite fails without root (CI runs as root); it never skips quietly.
+    if (process.getuid?.() !== 0) throw new Error('e2e/lab/kube-proxy/apply.test.ts must run as root: it creates network namespaces and iptables rules');
     addNetns(NODE);
     sh(['ip', '-n', NODE, 'link', 'add', 'br0', 'type', 'bridge']);
     sh(['ip', '-n', NODE, 'addr', 'add', `${GATEWAY}/24`, 'dev', 'br0']);
@@ -155,10 +155,8 @@ describe.skipIf(!isRoot)(`kube-proxy stand-in rules in a node netns (${isRoot ? 
     expect([...seen].sort()).toEqual(['a', 'b']);
   });
 
-  it('refuses connections to a Service without ready endpoints at once', async () => {
-    const t0 = Date.now();
+  it('refuses connections to a Service without ready endpoints with a REJECT, not a timeout', async () => {
     expect(await ask('a', EMPTY_VIP, 80)).toEqual({ kind: 'error', code: 'ECONNREFUSED' });
-    expect(Date.now() - t0).toBeLessThan(1000);
     // What makes the refusal immediate: no ICMP redirect spends the per-host ICMP budget first.
     expect(inNs(NODE, ['sysctl', '-n', 'net.ipv4.conf.br0.send_redirects', 'net.ipv4.conf.all.send_redirects', 'net.ipv4.conf.default.send_redirects'])).toBe('0\n0\n0\n');
   });

@@ -79,10 +79,15 @@ describe('outbound handler (loopback)', () => {
     target = { ip: '127.0.0.1', port: app.port };
     const sleep = state.findWorkloadByUid('Kubernetes//Pod/a/sleep')!;
     state.removeWorkload(sleep.uid);
+    const refusedBefore = registry.render().match(/response_flags="CONNECT"/g)?.length ?? 0;
     const reply = send('waited');
-    await new Promise((r) => setTimeout(r, 50));
+    // Held, not refused: the connection is pending in the manager (a drain would wait for it) and
+    // no CONNECT refusal has been counted.
+    await expect.poll(() => connections.count()).toBe(1);
+    expect(registry.render().match(/response_flags="CONNECT"/g)?.length ?? 0).toBe(refusedBefore);
     state.upsertWorkload(sleep);
     expect(await reply).toBe('waited');
+    await expect.poll(() => connections.count()).toBe(0);
   });
 });
 
