@@ -2,7 +2,7 @@
 // store served by the delta xDS server; the CA on the same gRPC server; leader election for the
 // writes (the published root ConfigMaps, the waypoint deployer); monitoring with metrics,
 // readiness and a debug dump of what each connected ztunnel holds.
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server, ServerCredentials, experimental } from '@grpc/grpc-js';
 import { KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { json, startOpsServer, text, type OpsServer } from '../../lib/admin/http-server.ts';
 import { createLogger, type Logger } from '../../lib/log/logger.ts';
@@ -24,6 +24,7 @@ import { kubeRouteStatusPatcher } from './route-status/kube.ts';
 import { RouteStatusWriter, type RouteStatusSources } from './route-status/writer.ts';
 import type { DestinationRule, GRPCRoute, HTTPRoute, VirtualService } from './waypoint-xds/traffic-types.ts';
 import { WaypointXdsStore } from './waypoint-xds/index.ts';
+import { ServingCertificateProvider } from './ca/serving-cert.ts';
 import { xdsAuthenticator } from './xds/auth.ts';
 import { ModelStore } from './xds/store.ts';
 
@@ -124,7 +125,8 @@ export async function startController(cfg: ControllerConfig, opts: { log?: Logge
   if (missingKinds.length) log.warn({ missing: missingKinds }, 'serving without these kinds (CRDs not installed); they are picked up when installed');
   rebuild();
 
-  const loaded = await loadCa(kubeSecretStore(kc), { namespace: cfg.systemNamespace, trustDomain: cfg.trustDomain, log });
+  const ttls = { defaultTtlSeconds: Math.max(1, Math.round(cfg.workloadCertTtlMs / 1000)), maxTtlSeconds: Math.max(1, Math.round(cfg.maxWorkloadCertTtlMs / 1000)) };
+  const loaded = await loadCa(kubeSecretStore(kc), { namespace: cfg.systemNamespace, trustDomain: cfg.trustDomain, log, ttls });
   const reviewToken = tokenReviewer(kc, cfg.tokenAudiences);
   const createCertificate = createCertificateHandler({
     ca: () => loaded.ca,
@@ -139,12 +141,20 @@ export async function startController(cfg: ControllerConfig, opts: { log?: Logge
 
   // The same services on two listeners: plaintext (15010, lab and tests) and TLS with our own
   // serving certificate (15012, ztunnel's default).
-  const serving = await loaded.ca.issueServingCertificate({
-    dnsNames: [`istiod.${cfg.systemNamespace}.svc`, `istiod.${cfg.systemNamespace}.svc.${cfg.domainSuffix}`, 'istiod', 'localhost'],
-    ipAddresses: ['127.0.0.1'],
-    spiffeId: `spiffe://${cfg.trustDomain}/ns/${cfg.systemNamespace}/sa/istiod`,
+  // Renewed at 80% of its lifetime; grpc-js swaps the secure context, open streams stay up.
+  const serving = await ServingCertificateProvider.start({
+    issue: () =>
+      loaded.ca.issueServingCertificate({
+        dnsNames: [`istiod.${cfg.systemNamespace}.svc`, `istiod.${cfg.systemNamespace}.svc.${cfg.domainSuffix}`, 'istiod', 'localhost'],
+        ipAddresses: ['127.0.0.1'],
+        spiffeId: `spiffe://${cfg.trustDomain}/ns/${cfg.systemNamespace}/sa/istiod`,
+        ttlSeconds: Math.max(1, Math.round(cfg.servingCertTtlMs / 1000)),
+      }),
+    log: log.child({ scope: 'serving-cert' }),
+    registry,
   });
-  const tls = ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(serving.certChainPem), private_key: Buffer.from(serving.keyPem) }], false);
+  // grpc-js's exported factory takes (identity, ca) in the constructor's order despite its parameter names.
+  const tls = experimental.createCertificateProviderServerCredentials(serving, null, false);
   // xDS callers authenticated as the CA's (XDS_AUTH=false turns it off, as istiod's env does).
   const authenticate = cfg.xdsAuth ? xdsAuthenticator({ reviewToken, log: log.child({ scope: 'xds-auth' }), registry }) : undefined;
   const xds = new DeltaXdsServer({ store: compositeStore(store, waypointStore), ...(authenticate ? { authenticate } : {}), registry, log: log.child({ scope: 'xds' }), debounceMs: cfg.debounceMs, maxDelayMs: cfg.debounceMaxMs });
@@ -234,6 +244,7 @@ export async function startController(cfg: ControllerConfig, opts: { log?: Logge
       clearInterval(republish);
       if (rebuildTimer) clearTimeout(rebuildTimer);
       elector.stop();
+      serving.stop();
       waypoints.stop();
       routeStatus.stop();
       xds.close();

@@ -40,3 +40,14 @@ describe('controllerConfigFromEnv: xDS security', () => {
     expect([o.grpcAddr.host, o.xdsAuth]).toEqual(['0.0.0.0', false]);
   });
 });
+
+describe('controllerConfigFromEnv: certificate lifetimes', () => {
+  it('24 h serving and workload certificates, 90 days at most, unless ISTIOD_SERVING_CERT_TTL / DEFAULT_ / MAX_WORKLOAD_CERT_TTL say otherwise', () => {
+    const c = parse({});
+    expect([c.servingCertTtlMs, c.workloadCertTtlMs, c.maxWorkloadCertTtlMs]).toEqual([86_400_000, 86_400_000, 90 * 86_400_000]);
+    const o = parse({ ISTIOD_SERVING_CERT_TTL: '4s', DEFAULT_WORKLOAD_CERT_TTL: '5m', MAX_WORKLOAD_CERT_TTL: '2h' });
+    expect([o.servingCertTtlMs, o.workloadCertTtlMs, o.maxWorkloadCertTtlMs]).toEqual([4000, 300_000, 7_200_000]);
+    const bad = controllerConfigFromEnv({ ISTIOD_SERVING_CERT_TTL: 'a day' });
+    expect(bad.ok ? '' : bad.errors.join('\n')).toMatch(/ISTIOD_SERVING_CERT_TTL: not a duration/);
+  });
+});

@@ -24,6 +24,11 @@ export interface ControllerConfig {
   grpcTlsAddr: ListenAddress;
   /** /metrics, /debug/*, /ready. */
   monitoringAddr: ListenAddress;
+  /** Lifetime of the 15012 serving certificate (ISTIOD_SERVING_CERT_TTL, default 24h); renewed at 80%. */
+  servingCertTtlMs: number;
+  /** Workload certificate lifetime when the CSR asks none (DEFAULT_WORKLOAD_CERT_TTL, 24h) and the most it may ask (MAX_WORKLOAD_CERT_TTL, 90 days). */
+  workloadCertTtlMs: number;
+  maxWorkloadCertTtlMs: number;
   debounceMs: number;
   debounceMaxMs: number;
   logLevel: string;
@@ -39,12 +44,12 @@ export type ControllerConfigResult = { ok: true; config: ControllerConfig } | { 
 
 function ms(v: string | undefined, def: number, name: string, errors: string[]): number {
   if (!v) return def;
-  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(v.trim());
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v.trim());
   if (!m) {
-    errors.push(`${name}: not a duration (e.g. 100ms, 1s): ${v}`);
+    errors.push(`${name}: not a duration (e.g. 100ms, 1s, 5m, 24h): ${v}`);
     return def;
   }
-  return Number(m[1]) * (m[2] === 's' ? 1000 : 1);
+  return Number(m[1]) * ({ s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? ''] ?? 1);
 }
 
 /** A JSON object of scalar values, each taken as a string. */
@@ -86,6 +91,9 @@ export function controllerConfigFromEnv(env: NodeJS.ProcessEnv): ControllerConfi
     xdsAuth: (env.XDS_AUTH ?? 'true').trim().toLowerCase() !== 'false',
     grpcTlsAddr: envAddress(env.GRPC_TLS_ADDR, { host: '0.0.0.0', port: 15012 }, 'GRPC_TLS_ADDR', errors),
     monitoringAddr: envAddress(env.MONITORING_ADDR, { host: '0.0.0.0', port: 15014 }, 'MONITORING_ADDR', errors),
+    servingCertTtlMs: ms(env.ISTIOD_SERVING_CERT_TTL, 24 * 3_600_000, 'ISTIOD_SERVING_CERT_TTL', errors),
+    workloadCertTtlMs: ms(env.DEFAULT_WORKLOAD_CERT_TTL, 24 * 3_600_000, 'DEFAULT_WORKLOAD_CERT_TTL', errors),
+    maxWorkloadCertTtlMs: ms(env.MAX_WORKLOAD_CERT_TTL, 90 * 24 * 3_600_000, 'MAX_WORKLOAD_CERT_TTL', errors),
     debounceMs: ms(env.PILOT_DEBOUNCE_AFTER, 100, 'PILOT_DEBOUNCE_AFTER', errors),
     debounceMaxMs: ms(env.PILOT_DEBOUNCE_MAX, 1000, 'PILOT_DEBOUNCE_MAX', errors),
     logLevel: env.LOG_LEVEL ?? 'info',

@@ -135,10 +135,10 @@ export class LabMesh {
    * this harness (pods enrolled by `enroll`) unless `nodeAgent`: then it is our cni/agent process,
    * which enrolls the pods of ambient namespaces itself.
    */
-  static async start(lab: LabState, opts: { flavour?: RedirectFlavour; nodeAgent?: boolean; controller?: boolean } = {}): Promise<LabMesh> {
+  static async start(lab: LabState, opts: { flavour?: RedirectFlavour; nodeAgent?: boolean; controller?: boolean; controllerEnv?: Record<string, string> } = {}): Promise<LabMesh> {
     const mesh = new LabMesh(lab, opts.flavour ?? 'iptables', opts.nodeAgent === true || opts.controller === true);
     try {
-      if (opts.controller) mesh.controllerProc = await mesh.startController();
+      if (opts.controller) mesh.controllerProc = await mesh.startController(opts.controllerEnv ?? {});
       const root = await createSelfSignedRoot();
       writeFileSync(join(mesh.dir, 'root-cert.pem'), root.certPem);
       writeFileSync(join(mesh.dir, 'root-key.pem'), root.keyPem, { mode: 0o600 });
@@ -172,7 +172,7 @@ export class LabMesh {
    * istio-system, service account ztunnel, and per node a Pod object `ztunnel-<node>` (host network,
    * so the kubelet stand-in leaves it alone) that the node's token is bound to, as the CA checks.
    */
-  private async startController(): Promise<ControllerProcess> {
+  private async startController(extraEnv: Record<string, string> = {}): Promise<ControllerProcess> {
     kubectlSync(this.lab, ['apply', '-f', '-'], `
 apiVersion: v1
 kind: Namespace
@@ -200,6 +200,7 @@ spec: { nodeName: ${n.name}, hostNetwork: true, serviceAccountName: ztunnel, con
       MONITORING_ADDR: '127.0.0.1:0',
       DISCOVERY_ADDRESS: `127.0.0.1:${grpcTls}`,
       WAYPOINT_EXTRA_ENV: JSON.stringify(LAB_WAYPOINT_EXTRA_ENV),
+      ...extraEnv,
     });
     this.lab.processes.push(p);
     writeState(this.lab);

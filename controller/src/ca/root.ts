@@ -26,7 +26,13 @@ export interface LoadedCa {
 
 const normalise = (pem: string) => pem.replace(/\r/g, '').trim();
 
-async function fromPlugin(data: Record<string, string>, trustDomain: string): Promise<LoadedCa> {
+/** Workload leaf lifetimes (istiod's DEFAULT_WORKLOAD_CERT_TTL / MAX_WORKLOAD_CERT_TTL). */
+export interface LeafTtls {
+  defaultTtlSeconds?: number;
+  maxTtlSeconds?: number;
+}
+
+async function fromPlugin(data: Record<string, string>, trustDomain: string, ttls: LeafTtls): Promise<LoadedCa> {
   const need = (k: string) => {
     const v = data[k];
     if (!v?.trim()) throw new Error(`Secret ${PLUGIN_CA_SECRET} has no ${k}`);
@@ -38,14 +44,14 @@ async function fromPlugin(data: Record<string, string>, trustDomain: string): Pr
   const signer = normalise(splitPemCertificates(caCert)[0] ?? '');
   // cert-chain.pem: the signer's chain up to the root; keep only what lies between them.
   const intermediates = splitPemCertificates(data['cert-chain.pem'] ?? '').filter((c) => normalise(c) !== signer && !roots.has(normalise(c)));
-  const ca = await CertificateAuthority.create({ signer: { certPem: caCert, keyPem: need('ca-key.pem') }, intermediatesPem: intermediates, rootsPem: rootPem, trustDomain });
+  const ca = await CertificateAuthority.create({ signer: { certPem: caCert, keyPem: need('ca-key.pem') }, intermediatesPem: intermediates, rootsPem: rootPem, trustDomain, ...ttls });
   return { ca, source: 'cacerts', rootPem: ca.rootsPem };
 }
 
-export async function loadCa(store: SecretStore, opts: { namespace: string; trustDomain: string; log: Logger }): Promise<LoadedCa> {
+export async function loadCa(store: SecretStore, opts: { namespace: string; trustDomain: string; log: Logger; ttls?: LeafTtls }): Promise<LoadedCa> {
   const plugin = await store.get(opts.namespace, PLUGIN_CA_SECRET);
   if (plugin) {
-    const loaded = await fromPlugin(plugin, opts.trustDomain);
+    const loaded = await fromPlugin(plugin, opts.trustDomain, opts.ttls ?? {});
     opts.log.info({ secret: `${opts.namespace}/${PLUGIN_CA_SECRET}` }, 'CA: using the plug-in certificates');
     return loaded;
   }
@@ -65,7 +71,7 @@ export async function loadCa(store: SecretStore, opts: { namespace: string; trus
   const certPem = data['ca-cert.pem'];
   const keyPem = data['ca-key.pem'];
   if (!certPem || !keyPem) throw new Error(`Secret ${opts.namespace}/${SELF_SIGNED_CA_SECRET} lacks ca-cert.pem or ca-key.pem`);
-  const ca = await CertificateAuthority.create({ signer: { certPem, keyPem }, trustDomain: opts.trustDomain });
+  const ca = await CertificateAuthority.create({ signer: { certPem, keyPem }, trustDomain: opts.trustDomain, ...opts.ttls });
   opts.log.info({ secret: `${opts.namespace}/${SELF_SIGNED_CA_SECRET}`, source }, 'CA: using the self-signed root');
   return { ca, source, rootPem: ca.rootsPem };
 }
