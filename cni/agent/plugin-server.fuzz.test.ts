@@ -17,19 +17,11 @@ import { postCmdAdd } from '../plugin/agent-client.ts';
 import { renderPost } from '../plugin/http1.ts';
 import { CMDADD_PATH, validateCmdAddEvent, type CmdAddEvent } from '../shared/plugin-event.ts';
 import { startPluginServer } from './plugin-server.ts';
+import { CMD_ADD_EVENT } from '../shared/test-fixtures.ts';
 
 const budget = fuzzBudget(0.5);
 
-const event: CmdAddEvent = {
-  containerId: 'c1',
-  netns: '/run/netns/p',
-  ifName: 'eth0',
-  podName: 'web-0',
-  podNamespace: 'app',
-  podUid: 'u-1',
-  infraContainerId: 'c1',
-  ips: ['10.250.0.5'],
-};
+const event: CmdAddEvent = { ...CMD_ADD_EVENT, ips: ['10.250.0.5'] };
 const REAL_POST = renderPost(CMDADD_PATH, JSON.stringify(event));
 
 let dir = '';

@@ -4,19 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CmdAddEvent } from '../shared/plugin-event.ts';
+import { CMD_ADD_EVENT } from '../shared/test-fixtures.ts';
 import { postCmdAdd } from './agent-client.ts';
 import { FakeAgent, type FakeAnswer } from './test-agent.ts';
 
-const event: CmdAddEvent = {
-  containerId: 'c1',
-  netns: '/run/netns/p',
-  ifName: 'eth0',
-  podName: 'web-0',
-  podNamespace: 'app',
-  podUid: 'u-1',
-  infraContainerId: 'c1',
-  ips: ['10.250.0.5'],
-};
+const event: CmdAddEvent = { ...CMD_ADD_EVENT, ips: ['10.250.0.5'] };
 
 describe('agent client (HTTP over a real unix socket)', () => {
   let dir: string;

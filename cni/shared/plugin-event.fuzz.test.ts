@@ -6,19 +6,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fuzzBudget, fuzzParams, textInput } from '../../lib/fuzz/fuzz.ts';
 import { failureText, validateCmdAddAnswer, validateCmdAddEvent, type CmdAddEvent } from './plugin-event.ts';
+import { CMD_ADD_EVENT } from './test-fixtures.ts';
 
 const budget = fuzzBudget();
 
-const event: CmdAddEvent = {
-  containerId: 'c1',
-  netns: '/run/netns/p',
-  ifName: 'eth0',
-  podName: 'web-0',
-  podNamespace: 'app',
-  podUid: 'u-1',
-  infraContainerId: 'c1',
-  ips: ['10.250.0.5', 'fd00::5'],
-};
+const event: CmdAddEvent = CMD_ADD_EVENT;
 const KEYS = Object.keys(event) as (keyof CmdAddEvent)[];
 
 /** A real event with some fields replaced by any JSON value or removed. */

@@ -1,16 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { failureText, validateCmdAddAnswer, validateCmdAddEvent } from './plugin-event.ts';
+import { CMD_ADD_EVENT } from './test-fixtures.ts';
 
-const event = {
-  containerId: 'c1',
-  netns: '/run/netns/p',
-  ifName: 'eth0',
-  podName: 'web-0',
-  podNamespace: 'app',
-  podUid: 'u-1',
-  infraContainerId: 'c1',
-  ips: ['10.250.0.5', 'fd00::5'],
-};
+const event = CMD_ADD_EVENT;
 
 describe('CmdAddEvent validation (the agent checks what the plugin sends)', () => {
   it('accepts a full event', () => {

@@ -2,9 +2,8 @@
 // validity. Built from a CA response laid out the way ztunnel reads it (fact sheet §5.2): element 0
 // the leaf, then intermediates, the last element the root bundle (maybe several roots).
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
-import type { TLSSocket } from 'node:tls';
 import { CertificateError } from './errors.ts';
-import { spiffeIdentities, spiffeIdentityStrings } from './san.ts';
+import { spiffeIdentityStrings } from './san.ts';
 import { parseSpiffeId, spiffeIdString, type SpiffeIdentity } from './spiffe.ts';
 import { splitPemCertificates } from './x509.ts';
 
@@ -68,13 +67,4 @@ export function needsRefresh(cert: Pick<WorkloadCertificate, 'notBefore' | 'notA
 
 export function isExpired(cert: Pick<WorkloadCertificate, 'notAfter'>, now: Date = new Date()): boolean {
   return now.getTime() >= cert.notAfter.getTime();
-}
-
-/**
- * The SPIFFE identities in the peer certificate of an established TLS connection, in certificate
- * order (the first is the peer identity as ztunnel defines it); empty without a peer certificate.
- */
-export function tlsPeerIdentities(socket: Pick<TLSSocket, 'getPeerX509Certificate'>): SpiffeIdentity[] {
-  const cert = socket.getPeerX509Certificate();
-  return cert ? spiffeIdentities(cert) : [];
 }

@@ -15,7 +15,7 @@ export {
   type RootOptions,
   type SignRequest,
 } from './ca.ts';
-export { isExpired, needsRefresh, refreshTime, tlsPeerIdentities, workloadCertificateFromChain, type WorkloadCertificate } from './certificate.ts';
+export { isExpired, needsRefresh, refreshTime, workloadCertificateFromChain, type WorkloadCertificate } from './certificate.ts';
 export { issueWorkloadCertificate } from './local-issuer.ts';
 export { CaError, CertificateError, type CaErrorCode, type CertificateErrorCode } from './errors.ts';
 export { splitPemCertificates } from './x509.ts';

@@ -26,16 +26,16 @@ export interface ServingCertificateDeps {
  * backdated for clock skew, so the issue time is now, not notBefore); never under 250 ms, so an
  * expired or nearly expired signer cannot make a tight loop.
  */
-export function renewalDelayMs(certPem: string, renewAt: number, now = Date.now()): number {
-  const to = Date.parse(new X509Certificate(certPem).validTo);
-  return Math.max(250, (to - now) * renewAt);
+export function renewalDelayMs(notAfterMs: number, renewAt: number, now = Date.now()): number {
+  return Math.max(250, (notAfterMs - now) * renewAt);
 }
 
 export class ServingCertificateProvider implements experimental.CertificateProvider {
   readonly #deps: ServingCertificateDeps;
   readonly #listeners = new Set<IdentityListener>();
-  #current: IdentityUpdate;
-  #certPem: string;
+  #current!: IdentityUpdate;
+  #certPem!: string;
+  #notAfterMs!: number;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   readonly #renewals;
@@ -45,10 +45,7 @@ export class ServingCertificateProvider implements experimental.CertificateProvi
     this.#deps = deps;
     this.#renewals = deps.registry.counter('pilot_serving_cert_renewals_total', 'Renewals of the xDS/CA TLS serving certificate (15012), by result', ['result']);
     this.#expiry = deps.registry.gauge('pilot_serving_cert_expiry_timestamp', 'Unix time (s) at which the current 15012 serving certificate expires');
-    this.#certPem = first.certChainPem;
-    this.#current = ServingCertificateProvider.#update(first);
-    this.#setExpiry();
-    this.#schedule(renewalDelayMs(this.#certPem, deps.renewAt ?? 0.8));
+    this.#install(first);
   }
 
   static async start(deps: ServingCertificateDeps): Promise<ServingCertificateProvider> {
@@ -81,12 +78,15 @@ export class ServingCertificateProvider implements experimental.CertificateProvi
     clearTimeout(this.#timer);
   }
 
-  static #update(c: { certChainPem: string; keyPem: string }): IdentityUpdate {
-    return { certificate: Buffer.from(c.certChainPem), privateKey: Buffer.from(c.keyPem) };
-  }
-
-  #setExpiry(): void {
-    this.#expiry.set({}, Math.floor(Date.parse(new X509Certificate(this.#certPem).validTo) / 1000));
+  /** Makes `c` the served certificate (parsed once) and schedules its renewal; returns the leaf. */
+  #install(c: { certChainPem: string; keyPem: string }): X509Certificate {
+    const leaf = new X509Certificate(c.certChainPem);
+    this.#certPem = c.certChainPem;
+    this.#notAfterMs = Date.parse(leaf.validTo);
+    this.#current = { certificate: Buffer.from(c.certChainPem), privateKey: Buffer.from(c.keyPem) };
+    this.#expiry.set({}, Math.floor(this.#notAfterMs / 1000));
+    this.#schedule(renewalDelayMs(this.#notAfterMs, this.#deps.renewAt ?? 0.8));
+    return leaf;
   }
 
   #schedule(delayMs: number): void {
@@ -99,17 +99,13 @@ export class ServingCertificateProvider implements experimental.CertificateProvi
     try {
       const next = await this.#deps.issue();
       if (this.#stopped) return;
-      this.#certPem = next.certChainPem;
-      this.#current = ServingCertificateProvider.#update(next);
+      const leaf = this.#install(next);
       for (const l of this.#listeners) l(this.#current);
-      this.#setExpiry();
       this.#renewals.inc({ result: 'success' });
-      const cert = new X509Certificate(next.certChainPem);
-      this.#deps.log.info({ serial: cert.serialNumber, notAfter: cert.validTo }, 'renewed the serving certificate');
-      this.#schedule(renewalDelayMs(next.certChainPem, this.#deps.renewAt ?? 0.8));
+      this.#deps.log.info({ serial: leaf.serialNumber, notAfter: leaf.validTo }, 'renewed the serving certificate');
     } catch (err) {
       this.#renewals.inc({ result: 'failure' });
-      const left = Date.parse(new X509Certificate(this.#certPem).validTo) - Date.now();
+      const left = this.#notAfterMs - Date.now();
       this.#deps.log.error({ err: (err as Error).message, expiresInMs: left }, 'renewing the serving certificate failed; retrying');
       this.#schedule(Math.max(0, Math.min(this.#deps.retryMs ?? 10_000, left / 2)));
     }

@@ -1,12 +1,9 @@
 // What ztunnel announces and presents to the control plane, and the xDS settings read from the
 // environment (Istio's variable names).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { structToJson } from '../../../lib/proto/index.ts';
 import { configFromEnv } from '../config.ts';
-import { tokenFileReader, ztunnelNode } from './workload-xds.ts';
+import { ztunnelNode } from './workload-xds.ts';
 
 describe('ztunnelNode', () => {
   it("builds Istio's ztunnel node id and metadata", () => {
@@ -14,27 +11,6 @@ describe('ztunnelNode', () => {
     expect(n.id).toBe('ztunnel~10.0.0.5~ztunnel-abc.istio-system~istio-system.svc.cluster.local');
     expect(structToJson(n.metadata)).toEqual({ NAME: 'ztunnel-abc', NAMESPACE: 'istio-system', INSTANCE_IPS: '10.0.0.5', NODE_NAME: 'node1' });
     expect(n.userAgentVersionType).toEqual({ $case: 'userAgentVersion', userAgentVersion: '0.1.0' });
-  });
-});
-
-describe('tokenFileReader', () => {
-  it('re-reads the file on every call, trimmed; a missing file is no token', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'xds-token-'));
-    try {
-      const path = join(dir, 'istio-token');
-      const read = tokenFileReader(path);
-      expect(read()).toBeUndefined();
-      writeFileSync(path, 'jwt-1\n');
-      expect(read()).toBe('jwt-1');
-      writeFileSync(path, 'jwt-2');
-      expect(read()).toBe('jwt-2');
-      writeFileSync(path, '\n');
-      expect(read()).toBeUndefined();
-      // Other errors reach the client, which logs them and connects without a token.
-      expect(() => tokenFileReader(dir)()).toThrow(/EISDIR/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
   });
 });
 

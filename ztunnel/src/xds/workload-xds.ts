@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from '../../../lib/log/logger.ts';
 import type { Registry } from '../../../lib/metrics/registry.ts';
 import { structFromJson, type Node } from '../../../lib/proto/index.ts';
-import { DeltaXdsClient, parseXdsAddress, type XdsBackoffOptions } from '../../../lib/xds/index.ts';
+import { DeltaXdsClient, parseXdsAddress, tokenFileReader, type XdsBackoffOptions } from '../../../lib/xds/index.ts';
 import type { ProxyState } from '../state/proxy-state.ts';
 import { addressHandler, authorizationHandler } from './handlers.ts';
 
@@ -36,18 +36,6 @@ export function ztunnelNode(s: Pick<WorkloadXdsSettings, 'nodeName' | 'podName' 
     extensions: [],
     clientFeatures: [],
     listeningAddresses: [],
-  };
-}
-
-/** Reads the token file on each call; a missing file means no token (a lab control plane may not ask for one). */
-export function tokenFileReader(path: string): () => string | undefined {
-  return () => {
-    try {
-      return readFileSync(path, 'utf8').trim() || undefined;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
   };
 }
 
