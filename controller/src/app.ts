@@ -10,8 +10,9 @@ import { PROMETHEUS_CONTENT_TYPE, Registry } from '../../lib/metrics/registry.ts
 import { istioCertificateServiceDefinition } from '../../lib/proto/index.ts';
 import { compositeStore, DeltaXdsServer } from '../../lib/xds/index.ts';
 import type { PodFacts } from './ca/authorize.ts';
-import { kubeSecretStore, publishRoot, tokenReviewer } from './ca/kube.ts';
+import { kubeSecretStore, publishRoot, readPublishedRoot, tokenReviewer } from './ca/kube.ts';
 import { loadCa } from './ca/root.ts';
+import { CaRotation } from './ca/rotation.ts';
 import { createCertificateHandler } from './ca/service.ts';
 import type { ControllerConfig } from './config.ts';
 import { watchCrds } from './kube/crd-watch.ts';
@@ -126,10 +127,33 @@ export async function startController(cfg: ControllerConfig, opts: { log?: Logge
   rebuild();
 
   const ttls = { defaultTtlSeconds: Math.max(1, Math.round(cfg.workloadCertTtlMs / 1000)), maxTtlSeconds: Math.max(1, Math.round(cfg.maxWorkloadCertTtlMs / 1000)) };
-  const loaded = await loadCa(kubeSecretStore(kc), { namespace: cfg.systemNamespace, trustDomain: cfg.trustDomain, log, ttls });
+  const secretStore = kubeSecretStore(kc);
+  const loaded = await loadCa(secretStore, { namespace: cfg.systemNamespace, trustDomain: cfg.trustDomain, log, ttls });
+  // Root rotation: the material is re-read every CA_SECRET_RELOAD_INTERVAL; a new signer's roots
+  // are trusted (and published) for CA_TRUST_SPREAD_PERIOD before it signs, the old roots kept for
+  // CA_TRUST_RETIRE_PERIOD at least after it stops.
+  const rotation = await CaRotation.create(loaded, { spreadMs: cfg.caTrustSpreadMs, retireMs: cfg.caTrustRetireMs, log: log.child({ scope: 'ca' }), registry }, await readPublishedRoot(kc, cfg.systemNamespace));
+  let reloadError = '';
+  const reloadCa = async () => {
+    try {
+      await rotation.offer(await loadCa(secretStore, { namespace: cfg.systemNamespace, trustDomain: cfg.trustDomain, ttls }));
+      await rotation.tick();
+      reloadError = '';
+    } catch (err) {
+      // Bad material (a half-written cacerts) keeps the current signer; said once per distinct error.
+      const msg = (err as Error).message;
+      if (msg !== reloadError) log.error({ err: msg }, 'CA: reloading the signing material failed; keeping the current one');
+      reloadError = msg;
+    }
+  };
+  let reloading: Promise<void> | undefined;
+  const caReload = setInterval(() => {
+    reloading ??= reloadCa().finally(() => (reloading = undefined));
+  }, cfg.caReloadMs);
+  caReload.unref();
   const reviewToken = tokenReviewer(kc, cfg.tokenAudiences);
   const createCertificate = createCertificateHandler({
-    ca: () => loaded.ca,
+    ca: () => rotation,
     reviewToken,
     getPod: (ns, name) => podFacts(informers.pods.get(`${ns}/${name}`)),
     podsOnNode: (node) => informers.pods.list().filter((p) => p.spec?.nodeName === node).map((p) => podFacts(p)!).filter(Boolean),
@@ -144,7 +168,7 @@ export async function startController(cfg: ControllerConfig, opts: { log?: Logge
   // Renewed at 80% of its lifetime; grpc-js swaps the secure context, open streams stay up.
   const serving = await ServingCertificateProvider.start({
     issue: () =>
-      loaded.ca.issueServingCertificate({
+      rotation.issueServingCertificate({
         dnsNames: [`istiod.${cfg.systemNamespace}.svc`, `istiod.${cfg.systemNamespace}.svc.${cfg.domainSuffix}`, 'istiod', 'localhost'],
         ipAddresses: ['127.0.0.1'],
         spiffeId: `spiffe://${cfg.trustDomain}/ns/${cfg.systemNamespace}/sa/istiod`,
@@ -174,12 +198,16 @@ export async function startController(cfg: ControllerConfig, opts: { log?: Logge
   let leading = false;
   const publish = () => {
     if (!leading) return;
-    publishRoot(kc, informers.namespaces.list(), loaded.rootPem).then(
+    publishRoot(kc, informers.namespaces.list(), rotation.bundlePem).then(
       (n) => n && log.info({ configmaps: n }, 'published the CA root'),
       (err: Error) => log.warn({ err: err.message }, 'publishing the CA root failed'),
     );
   };
   informers.namespaces.on('add', publish);
+  rotation.onChange(({ bundleChanged, signerChanged }) => {
+    if (bundleChanged) publish();
+    if (signerChanged) serving.renewNow();
+  });
   const republish = setInterval(publish, 60_000);
   republish.unref();
   // Waypoint Deployments/Services from Gateways of class istio-waypoint, and their status (leader only).
@@ -235,13 +263,15 @@ export async function startController(cfg: ControllerConfig, opts: { log?: Logge
     '/debug/leader': () => json({ leader: leading, identity: cfg.podName }),
   }, onError);
 
-  log.info({ grpc: grpcPort, grpcTls: grpcTlsPort, monitoring: monitoring.port, ca: loaded.source }, 'controller ready');
+  log.info({ grpc: grpcPort, grpcTls: grpcTlsPort, monitoring: monitoring.port, ca: rotation.source }, 'controller ready');
   return {
     config: cfg, log, registry, informers, store, xds,
     ports: { grpc: grpcPort, grpcTls: grpcTlsPort, monitoring: monitoring.port },
     isLeader: () => leading,
     close: async () => {
       clearInterval(republish);
+      clearInterval(caReload);
+      await reloading;
       if (rebuildTimer) clearTimeout(rebuildTimer);
       elector.stop();
       serving.stop();

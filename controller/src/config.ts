@@ -29,6 +29,12 @@ export interface ControllerConfig {
   /** Workload certificate lifetime when the CSR asks none (DEFAULT_WORKLOAD_CERT_TTL, 24h) and the most it may ask (MAX_WORKLOAD_CERT_TTL, 90 days). */
   workloadCertTtlMs: number;
   maxWorkloadCertTtlMs: number;
+  /** How often the CA re-reads its Secrets (CA_SECRET_RELOAD_INTERVAL, 10s). */
+  caReloadMs: number;
+  /** A new signer's roots are trusted this long before it signs (CA_TRUST_SPREAD_PERIOD, default the workload lifetime: every workload renews at half-life). */
+  caTrustSpreadMs: number;
+  /** Old roots stay trusted at least this long after their signer stopped (CA_TRUST_RETIRE_PERIOD, default the workload lifetime). */
+  caTrustRetireMs: number;
   debounceMs: number;
   debounceMaxMs: number;
   logLevel: string;
@@ -77,6 +83,9 @@ function envObject(v: string | undefined, name: string, errors: string[]): Recor
 export function controllerConfigFromEnv(env: NodeJS.ProcessEnv): ControllerConfigResult {
   const errors: string[] = [];
   const systemNamespace = env.POD_NAMESPACE ?? 'istio-system';
+  const workloadTtlMs = ms(env.DEFAULT_WORKLOAD_CERT_TTL, 24 * 3_600_000, 'DEFAULT_WORKLOAD_CERT_TTL', errors);
+  // No leaf lives longer than the smaller of the two, so neither does any chain's trust bundle.
+  const leafLifeMs = Math.min(workloadTtlMs, ms(env.MAX_WORKLOAD_CERT_TTL, 90 * 24 * 3_600_000, 'MAX_WORKLOAD_CERT_TTL', []));
   const config: ControllerConfig = {
     kubeconfig: env.KUBECONFIG ?? '',
     podName: env.POD_NAME ?? `ambient-controller-${process.pid}`,
@@ -92,8 +101,11 @@ export function controllerConfigFromEnv(env: NodeJS.ProcessEnv): ControllerConfi
     grpcTlsAddr: envAddress(env.GRPC_TLS_ADDR, { host: '0.0.0.0', port: 15012 }, 'GRPC_TLS_ADDR', errors),
     monitoringAddr: envAddress(env.MONITORING_ADDR, { host: '0.0.0.0', port: 15014 }, 'MONITORING_ADDR', errors),
     servingCertTtlMs: ms(env.ISTIOD_SERVING_CERT_TTL, 24 * 3_600_000, 'ISTIOD_SERVING_CERT_TTL', errors),
-    workloadCertTtlMs: ms(env.DEFAULT_WORKLOAD_CERT_TTL, 24 * 3_600_000, 'DEFAULT_WORKLOAD_CERT_TTL', errors),
+    workloadCertTtlMs: workloadTtlMs,
     maxWorkloadCertTtlMs: ms(env.MAX_WORKLOAD_CERT_TTL, 90 * 24 * 3_600_000, 'MAX_WORKLOAD_CERT_TTL', errors),
+    caReloadMs: Math.max(100, ms(env.CA_SECRET_RELOAD_INTERVAL, 10_000, 'CA_SECRET_RELOAD_INTERVAL', errors)),
+    caTrustSpreadMs: ms(env.CA_TRUST_SPREAD_PERIOD, leafLifeMs, 'CA_TRUST_SPREAD_PERIOD', errors),
+    caTrustRetireMs: ms(env.CA_TRUST_RETIRE_PERIOD, leafLifeMs, 'CA_TRUST_RETIRE_PERIOD', errors),
     debounceMs: ms(env.PILOT_DEBOUNCE_AFTER, 100, 'PILOT_DEBOUNCE_AFTER', errors),
     debounceMaxMs: ms(env.PILOT_DEBOUNCE_MAX, 1000, 'PILOT_DEBOUNCE_MAX', errors),
     logLevel: env.LOG_LEVEL ?? 'info',

@@ -4,7 +4,7 @@
 // playing each node's agent: it applies Istio's in-pod rules inside a pod's netns and hands the netns
 // to that node's ztunnel over ZDS. Processes are recorded in the lab state, so `lab down` reaps them.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -14,6 +14,7 @@ import { applyInpodRules, removeInpodRules, type RedirectFlavour } from '../../l
 import { ZdsServer, type ZdsWorkloadInfo } from '../../lib/zds/index.ts';
 import { REPO_ROOT } from '../lab/config.ts';
 import { startDaemon, tail } from '../lab/daemons.ts';
+import { KubeClient } from '../lab/kube-client.ts';
 import { kubectlSync, podLogLines, podLogPath, podRef } from '../lab/lab.ts';
 import { pollUntil } from '../lab/poll.ts';
 import { isAlive, writeState, type LabNode, type LabState } from '../lab/state.ts';
@@ -135,8 +136,9 @@ export class LabMesh {
    * this harness (pods enrolled by `enroll`) unless `nodeAgent`: then it is our cni/agent process,
    * which enrolls the pods of ambient namespaces itself.
    */
-  static async start(lab: LabState, opts: { flavour?: RedirectFlavour; nodeAgent?: boolean; controller?: boolean; controllerEnv?: Record<string, string> } = {}): Promise<LabMesh> {
+  static async start(lab: LabState, opts: { flavour?: RedirectFlavour; nodeAgent?: boolean; controller?: boolean; controllerEnv?: Record<string, string>; ztunnelEnv?: Record<string, string> } = {}): Promise<LabMesh> {
     const mesh = new LabMesh(lab, opts.flavour ?? 'iptables', opts.nodeAgent === true || opts.controller === true);
+    mesh.ztunnelEnv = opts.ztunnelEnv ?? {};
     try {
       if (opts.controller) mesh.controllerProc = await mesh.startController(opts.controllerEnv ?? {});
       const root = await createSelfSignedRoot();
@@ -164,6 +166,8 @@ export class LabMesh {
   }
 
   readonly nodeAgent: boolean;
+  /** Extra environment of every ztunnel this mesh starts (over the harness's own). */
+  private ztunnelEnv: Record<string, string> = {};
   /** Controller mode: state and certificates come from our controller, not files. */
   controllerProc: ControllerProcess | undefined;
 
@@ -208,10 +212,46 @@ spec: { nodeName: ${n.name}, hostNetwork: true, serviceAccountName: ztunnel, con
     // ztunnel trusts the control plane through the root the controller publishes, as in a cluster.
     const root = await pollUntil('the published CA root', () => kubectlSync(this.lab, ['get', 'configmap', '-n', 'istio-system', 'istio-ca-root-cert', '-o', 'jsonpath={.data.root-cert\\.pem}']).stdout || undefined, { timeoutMs: 30_000 });
     writeFileSync(join(this.dir, 'istio-root-cert.pem'), root);
+    this.syncRootFile();
     return { pid: p.pid, log, ports: { grpc: ports.grpc, grpcTls: ports.grpcTls, monitoring: ports.monitoring } };
   }
 
   private controllerStarts = 0;
+  private rootSync: { stop: () => void } | undefined;
+
+  /**
+   * Keeps istio-root-cert.pem (the ztunnels' CA_ROOT_CA/XDS_ROOT_CA) equal to the published
+   * ConfigMap, replaced atomically, as the kubelet does for a mounted ConfigMap: a root rotation
+   * reaches the ztunnels' files.
+   */
+  private syncRootFile(): void {
+    if (this.rootSync) return;
+    const client = new KubeClient(this.lab.kubeconfig);
+    const path = join(this.dir, 'istio-root-cert.pem');
+    let stopped = false;
+    let timer: NodeJS.Timeout | undefined;
+    const pass = async () => {
+      try {
+        const cm = await client.request<{ data?: Record<string, string> }>('GET', '/api/v1/namespaces/istio-system/configmaps/istio-ca-root-cert');
+        const pem = cm.data?.['root-cert.pem'];
+        if (pem && !stopped && existsSync(this.dir) && readFileSync(path, 'utf8') !== pem) {
+          writeFileSync(`${path}.tmp`, pem);
+          renameSync(`${path}.tmp`, path);
+        }
+      } catch {
+        /* the apiserver or the ConfigMap is briefly away: the next pass */
+      }
+      if (!stopped) timer = setTimeout(() => void pass(), 500);
+    };
+    void pass();
+    this.rootSync = {
+      stop: () => {
+        stopped = true;
+        clearTimeout(timer);
+        client.close();
+      },
+    };
+  }
 
   /** A pod-bound token (audience istio-ca) for the node's ztunnel, as kubelet would project it. */
   private ztunnelToken(node: MeshNode): string {
@@ -313,6 +353,7 @@ spec: { nodeName: ${n.name}, hostNetwork: true, serviceAccountName: ztunnel, con
       ADMIN_ADDR: '127.0.0.1:0',
       STATS_ADDR: '127.0.0.1:0',
       READINESS_ADDR: '127.0.0.1:0',
+      ...this.ztunnelEnv,
     });
     this.lab.processes.push(p);
     writeState(this.lab);
@@ -532,6 +573,7 @@ spec: { nodeName: ${n.name}, hostNetwork: true, serviceAccountName: ztunnel, con
 
   /** Stops the ztunnels and agents; removes the rules it applied (pods may live on). */
   async stop(): Promise<void> {
+    this.rootSync?.stop();
     for (const n of this.nodes.values()) {
       if (n.current) await this.stopProcess(n.current);
       n.current = undefined;

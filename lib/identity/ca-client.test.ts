@@ -25,6 +25,7 @@ import {
 } from './ca-client.ts';
 import { CaError, CertificateAuthority, createCsr, createSelfSignedRoot } from './index.ts';
 import { SecretManager } from './secret-manager.ts';
+import { RootBundleFile } from './root-bundle-file.ts';
 import { certificateToPem, generateP256KeyPair, privateKeyToPem, signingAlgorithmFor, x509 } from './x509.ts';
 
 const ID = 'spiffe://cluster.local/ns/default/sa/echo';
@@ -83,10 +84,10 @@ async function startTestCa(opts: { tls?: { certPem: string; keyPem: string }; ca
 }
 
 /** A self-signed TLS server certificate for the CA endpoint (its own trust anchor). */
-async function serverCertificate(names: Array<{ type: 'dns' | 'ip'; value: string }>): Promise<{ certPem: string; keyPem: string }> {
+async function serverCertificate(names: Array<{ type: 'dns' | 'ip'; value: string }>, cn = 'test-istiod'): Promise<{ certPem: string; keyPem: string }> {
   const keys = await generateP256KeyPair();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    name: 'CN=test-istiod',
+    name: `CN=${cn}`,
     keys,
     notBefore: new Date(Date.now() - 60_000),
     notAfter: new Date(Date.now() + 3600_000),
@@ -335,6 +336,26 @@ describe('createCaIssuer over TLS', () => {
     const server = await ca({ tls });
     const cert = await client({ address: `https://127.0.0.1:${server.port}`, rootCaPem: tls.certPem, serverName: 'istiod.istio-system.svc' }).issuer(ID);
     expect(cert.identity.serviceAccount).toBe('echo');
+  });
+
+  it('with a root bundle file, a rotated root reaches new connections without a new client', async () => {
+    const tls = await serverCertificate([{ type: 'ip', value: '127.0.0.1' }]);
+    // Another subject: these test certificates carry no key identifiers, so OpenSSL picks the trust anchor by name.
+    const other = await serverCertificate([{ type: 'ip', value: '127.0.0.1' }], 'old-root');
+    const server = await ca({ tls });
+    const path = join(dir, 'rotating-root.pem');
+    writeFileSync(path, other.certPem);
+    const roots = new RootBundleFile(path, { pollMs: 60_000 });
+    try {
+      const c = client({ address: `https://127.0.0.1:${server.port}`, rootCa: roots, timeoutMs: 2000 });
+      expect((await fetchError(c.issuer(ID))).code).toBe('unavailable');
+      // The mounted ConfigMap now carries both roots (a rotation's overlap).
+      writeFileSync(path, `${other.certPem}${tls.certPem}`);
+      expect(roots.reload()).toBe(true);
+      await eventually(async () => (await c.issuer(ID).then(() => true, () => false)), 'a fetch verified against the new bundle');
+    } finally {
+      roots.close();
+    }
   });
 
   it('treats a server certificate from another root as unavailable', async () => {

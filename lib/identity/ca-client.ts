@@ -6,7 +6,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
-import { Client, Metadata, credentials, status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
+import { Client, Metadata, credentials, experimental, status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
 import type { Counter } from '../metrics/registry.ts';
 import { IMPERSONATED_IDENTITY, createCertificateMethod, structFromJson, type IstioCertificateRequest, type IstioCertificateResponse } from '../proto/index.ts';
 import { workloadCertificateFromChain, type WorkloadCertificate } from './certificate.ts';
@@ -56,6 +56,8 @@ export interface CaClientOptions {
   address: string;
   /** PEM root bundle the CA's server certificate must chain to (CA_ROOT_CA); system roots when absent. */
   rootCaPem?: string;
+  /** The same as a provider whose bundle may change (a reloaded root file); wins over rootCaPem. */
+  rootCa?: experimental.CertificateProvider;
   /** Name to verify in the server certificate instead of the address host (ALT_CA_HOSTNAME). */
   serverName?: string;
   /** Requested certificate lifetime in seconds (SECRET_TTL). */
@@ -204,7 +206,10 @@ export function createCaIssuer(opts: CaClientOptions): CaClient {
   if (!(ttlSeconds > 0)) throw new TypeError(`CA client ttlSeconds must be positive, got ${ttlSeconds}`);
   const impersonate = opts.impersonate ?? true;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_CA_TIMEOUT_MS;
-  const creds = tls
+  // A provider's bundle applies to each new connection (a rotated root); open calls stay up.
+  const creds = tls && opts.rootCa
+    ? experimental.createCertificateProviderChannelCredentials(opts.rootCa, null)
+    : tls
     ? credentials.createFromSecureContext(createSecureContext({ minVersion: 'TLSv1.3', ...(opts.rootCaPem ? { ca: opts.rootCaPem } : {}) }))
     : credentials.createInsecure();
   const client = new Client(target, creds, {

@@ -54,6 +54,24 @@ describe('SecretManager', () => {
       vi.useRealTimers();
     });
 
+    it('refreshAll re-fetches every certificate in hand at once, serving the current ones meanwhile', async () => {
+      const pki = await createTestPki();
+      const real = await issueWorkloadCertificate(pki.ca, ID);
+      vi.useFakeTimers({ now: new Date('2030-01-01T00:00:00Z') });
+      const fresh = (): WorkloadCertificate => ({ ...real, notBefore: new Date(Date.now()), notAfter: new Date(Date.now() + 3600_000) });
+      let calls = 0;
+      const sm = new SecretManager(async () => (calls++, fresh()));
+      const first = await sm.get(ID);
+      expect(calls).toBe(1);
+      // Half-life is 30 minutes away; the trust bundle changed now.
+      sm.refreshAll();
+      expect(sm.current(ID)).toBe(first);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(calls).toBe(2);
+      expect(sm.current(ID)).not.toBe(first);
+      sm.close();
+    });
+
     it('keeps serving the still-valid certificate while refreshes fail, then takes the next one', async () => {
       const pki = await createTestPki();
       const real = await issueWorkloadCertificate(pki.ca, ID);

@@ -98,6 +98,15 @@ export class SecretManager {
     void this.get(identity).catch(() => {});
   }
 
+  /**
+   * Re-fetches every certificate in hand now rather than at its half-life (the trust bundle
+   * changed: a root rotation reaches this node's chains in seconds). The current ones stay in use
+   * until their replacements arrive.
+   */
+  refreshAll(): void {
+    for (const [identity, e] of this.entries) if (!e.pending) this.schedule(identity, e, 0);
+  }
+
   forget(identity: string): void {
     const e = this.entries.get(identity);
     if (e?.timer) clearTimeout(e.timer);

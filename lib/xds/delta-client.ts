@@ -6,7 +6,7 @@
 // logged, counted and answered by reconnecting; it never takes the process down.
 import { Backoff } from '../retry/backoff.ts';
 import { EventEmitter } from 'node:events';
-import { Client, credentials, Metadata, type ChannelCredentials, type ClientDuplexStream, type StatusObject } from '@grpc/grpc-js';
+import { Client, credentials, experimental, Metadata, type ChannelCredentials, type ClientDuplexStream, type StatusObject } from '@grpc/grpc-js';
 import { createLogger, type Logger } from '../log/logger.ts';
 import { Registry, type Counter } from '../metrics/registry.ts';
 import { DELTA_ADS_METHOD_PATH, deltaAggregatedResourcesMethod, type Any, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type Node } from '../proto/index.ts';
@@ -58,8 +58,11 @@ export interface DeltaXdsClientOptions {
   /** Sent on the first request of each type on every stream; built by the caller. */
   node: Node;
   handlers: readonly XdsHandler[];
-  /** PEM roots that verify the server (https only). Undefined: the system roots. */
-  rootCa?: string | Buffer;
+  /**
+   * PEM roots that verify the server (https only), or a provider whose bundle may change (a
+   * reloaded root file: each new connection uses the current one). Undefined: the system roots.
+   */
+  rootCa?: string | Buffer | experimental.CertificateProvider;
   /** Host name to verify in the server certificate instead of the address host (ALT_XDS_HOSTNAME). */
   serverName?: string;
   /** Read at every stream start; undefined sends no `authorization` header. */
@@ -256,8 +259,10 @@ export class DeltaXdsClient extends EventEmitter<ClientEvents> {
 
   #credentials(): ChannelCredentials {
     if (!this.#endpoint.tls) return credentials.createInsecure();
-    const root = this.#opts.rootCa === undefined ? null : Buffer.from(this.#opts.rootCa);
-    return credentials.createSsl(root);
+    const rootCa = this.#opts.rootCa;
+    if (rootCa === undefined) return credentials.createSsl(null);
+    if (typeof rootCa === 'string' || Buffer.isBuffer(rootCa)) return credentials.createSsl(Buffer.from(rootCa));
+    return experimental.createCertificateProviderChannelCredentials(rootCa, null);
   }
 
   /** Per stream, so a rotated token file is picked up on the next reconnect. */

@@ -5,6 +5,7 @@ import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { HbonePool } from '../../lib/hbone/index.ts';
 import { CertificateAuthority, issueWorkloadCertificate } from '../../lib/identity/index.ts';
 import { createCaIssuer, parseCaAddress, type CaClient } from '../../lib/identity/ca-client.ts';
+import { RootBundleFile } from '../../lib/identity/root-bundle-file.ts';
 import { SecretManager, type Issuer } from '../../lib/identity/secret-manager.ts';
 import { createLogger, type Logger } from '../../lib/log/logger.ts';
 import { registerTcpMetrics } from '../../lib/metrics/istio-tcp.ts';
@@ -61,12 +62,12 @@ async function localIssuer(cfg: ZtunnelConfig): Promise<Issuer | undefined> {
 }
 
 /** Istio's CA over gRPC (CA_ADDRESS); the root CA file is only needed for https. */
-function remoteCa(cfg: ZtunnelConfig, registry: Registry): CaClient | undefined {
+function remoteCa(cfg: ZtunnelConfig, registry: Registry, rootFile: (path: string) => RootBundleFile): CaClient | undefined {
   if (!cfg.caAddress) return undefined;
   const useRoots = parseCaAddress(cfg.caAddress).tls && cfg.caRootCaPath !== 'SYSTEM';
   return createCaIssuer({
     address: cfg.caAddress,
-    ...(useRoots ? { rootCaPem: readFileSync(cfg.caRootCaPath, 'utf8') } : {}),
+    ...(useRoots ? { rootCa: rootFile(cfg.caRootCaPath) } : {}),
     ...(cfg.altCaHostname ? { serverName: cfg.altCaHostname } : {}),
     ttlSeconds: cfg.secretTtlS,
     ...(cfg.authTokenPath ? { tokenPath: cfg.authTokenPath } : {}),
@@ -83,8 +84,22 @@ export async function startZtunnel(cfg: ZtunnelConfig, opts: StartOptions = {}):
   const connections = new ConnectionManager(registerTcpMetrics(registry), log, registerProxyErrors(registry));
   const configErrors = registry.counter('ztunnel_config_rejections_total', 'Local config files rejected as invalid', []);
   const state = new ProxyState();
+  // The root bundle files (CA_ROOT_CA, XDS_ROOT_CA: usually the same mounted ConfigMap), read once
+  // here and re-read while running: a rotated root reaches new control-plane connections, and every
+  // workload certificate is re-fetched so its chain carries the new trust bundle.
+  const rootFiles = new Map<string, RootBundleFile>();
+  const rootReloads = registry.counter('ztunnel_root_bundle_reloads_total', 'Re-reads of the CA root bundle file that changed it or were refused, by result', ['result']);
+  const rootFile = (path: string): RootBundleFile => {
+    let f = rootFiles.get(path);
+    if (!f) {
+      f = new RootBundleFile(path, { reloads: rootReloads, log: log.child({ scope: 'root-bundle' }) });
+      f.onChange(() => secrets.refreshAll());
+      rootFiles.set(path, f);
+    }
+    return f;
+  };
   const local = await localIssuer(cfg);
-  const caClient = (local ?? opts.issuer) ? undefined : remoteCa(cfg, registry);
+  const caClient = (local ?? opts.issuer) ? undefined : remoteCa(cfg, registry, rootFile);
   const issuer = local ?? opts.issuer ?? caClient?.issuer;
   if (!issuer) throw new Error('no certificate source: set CA_ROOT_CERT and CA_ROOT_KEY (standalone) or CA_ADDRESS');
   // Pod proxies hold their pods' identities; an identity no pod on the node holds any more is
@@ -93,7 +108,7 @@ export async function startZtunnel(cfg: ZtunnelConfig, opts: StartOptions = {}):
     heldOnly: true,
     onDropped: (identity) => log.info({ identity }, 'certificate dropped: no pod of this identity left on the node'),
   });
-  const pool = new HbonePool({ getCertificate: (id) => secrets.get(id), responseTimeoutMs: cfg.hboneResponseTimeoutMs, log: log.child({ scope: 'hbone-pool' }) });
+  const pool = new HbonePool({ getCertificate: (id) => secrets.get(id), responseTimeoutMs: cfg.hboneResponseTimeoutMs, idleTimeoutMs: cfg.poolIdleTimeoutMs, log: log.child({ scope: 'hbone-pool' }) });
   const dns = cfg.dnsCapture
     ? dnsProxyDeps({ state, registry, network: cfg.network, resolvConfPath: cfg.dnsResolvConf, address: cfg.dnsProxyAddr, log: log.child({ scope: 'dns' }) })
     : undefined;
@@ -131,7 +146,7 @@ export async function startZtunnel(cfg: ZtunnelConfig, opts: StartOptions = {}):
   loadConfig();
   if (cfg.localXdsPath) watchFile(cfg.localXdsPath, { interval: 500 }, loadConfig);
   // Or from the control plane: workload xDS writes the state resource by resource.
-  const xds = cfg.xdsAddress ? startWorkloadXds({ ...cfg, xdsAddress: cfg.xdsAddress }, { state, registry, log, version: VERSION }) : undefined;
+  const xds = cfg.xdsAddress ? startWorkloadXds({ ...cfg, xdsAddress: cfg.xdsAddress }, { state, registry, log, version: VERSION, rootFile }) : undefined;
 
   // Pods arrive from the node agent: the ZDS client drives the workload manager.
   let zds: ZdsClient | undefined;
@@ -177,6 +192,7 @@ export async function startZtunnel(cfg: ZtunnelConfig, opts: StartOptions = {}):
       void pool.close();
       secrets.close();
       caClient?.close();
+      for (const f of rootFiles.values()) f.close();
       await ops.close();
       log.info('ztunnel stopped');
     },

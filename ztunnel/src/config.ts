@@ -56,6 +56,8 @@ export interface ZtunnelConfig {
   dnsResolvConf: string;
   /** How long an outbound HBONE CONNECT waits for the peer's response (HBONE_CONNECT_RESPONSE_TIMEOUT, default 10s). */
   hboneResponseTimeoutMs: number;
+  /** A pooled HBONE connection without streams is closed after this (POOL_UNUSED_RELEASE_TIMEOUT, default 5m). */
+  poolIdleTimeoutMs: number;
 }
 
 export type ConfigResult = { ok: true; config: ZtunnelConfig } | { ok: false; errors: string[] };
@@ -95,6 +97,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigResult {
     if (!env.POD_NAME) errors.push('POD_NAME is required with XDS_ADDRESS (it is part of the xDS node id)');
     if (!env.INSTANCE_IP || !isIP(env.INSTANCE_IP)) errors.push(`INSTANCE_IP must be this pod's IP with XDS_ADDRESS: ${env.INSTANCE_IP ?? '(unset)'}`);
   }
+  const poolIdleS = env.POOL_UNUSED_RELEASE_TIMEOUT ? parseDurationSeconds(env.POOL_UNUSED_RELEASE_TIMEOUT) : 300;
+  if (poolIdleS === undefined || poolIdleS <= 0) errors.push(`POOL_UNUSED_RELEASE_TIMEOUT: not a positive duration (seconds or e.g. 500ms): ${env.POOL_UNUSED_RELEASE_TIMEOUT}`);
   const responseTimeoutS = env.HBONE_CONNECT_RESPONSE_TIMEOUT ? parseDurationSeconds(env.HBONE_CONNECT_RESPONSE_TIMEOUT) : 10;
   if (responseTimeoutS === undefined || responseTimeoutS <= 0) errors.push(`HBONE_CONNECT_RESPONSE_TIMEOUT: not a positive duration (seconds or e.g. 500ms): ${env.HBONE_CONNECT_RESPONSE_TIMEOUT}`);
   if (env.CA_ADDRESS && !/^(https?:\/\/)?(\[[0-9a-fA-F:.]+\]|[^/:\s[\]]+)(:\d+)?\/?$/.test(env.CA_ADDRESS)) errors.push(`CA_ADDRESS: expected https://host:port or http://host:port: ${env.CA_ADDRESS}`);
@@ -130,6 +134,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigResult {
     dnsProxyAddr: envAddress(env.DNS_PROXY_ADDR, { host: '127.0.0.1', port: 15053 }, 'DNS_PROXY_ADDR', errors),
     dnsResolvConf: env.DNS_RESOLV_CONF || '/etc/resolv.conf',
     hboneResponseTimeoutMs: Math.max(1, Math.round((responseTimeoutS ?? 10) * 1000)),
+    poolIdleTimeoutMs: Math.max(1, Math.round((poolIdleS ?? 300) * 1000)),
   };
   if (!isIP(config.dnsProxyAddr.host)) errors.push(`DNS_PROXY_ADDR: the host must be a numeric IP: ${env.DNS_PROXY_ADDR}`);
   if ((config.caRootCertPath === undefined) !== (config.caRootKeyPath === undefined)) errors.push('CA_ROOT_CERT and CA_ROOT_KEY go together');

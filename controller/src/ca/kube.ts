@@ -64,3 +64,14 @@ export async function publishRoot(kc: KubeConfig, namespaces: readonly V1Namespa
   }
   return plan.length;
 }
+
+/** The bundle published in `namespace` before this start (undefined when none): a restart's memory of a rotation. */
+export async function readPublishedRoot(kc: KubeConfig, namespace: string): Promise<string | undefined> {
+  try {
+    const cm = await kc.makeApiClient(CoreV1Api).readNamespacedConfigMap({ namespace, name: ROOT_CERT_CONFIGMAP });
+    return cm.data?.[ROOT_CERT_KEY];
+  } catch (err) {
+    if (isStatus(err, 404)) return undefined;
+    throw err;
+  }
+}

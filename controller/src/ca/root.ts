@@ -2,7 +2,7 @@
 // (plug-in CA: an intermediate with its chain and root) wins; else the self-signed root in
 // `istio-ca-secret`, created at first start when missing (a replica that loses the creation race
 // reads the winner's). Kubernetes access is behind a small interface so the choice is testable.
-import { CertificateAuthority, createSelfSignedRoot, splitPemCertificates } from '../../../lib/identity/index.ts';
+import { CertificateAuthority, createSelfSignedRoot, splitPemCertificates, type CertificateAuthorityOptions } from '../../../lib/identity/index.ts';
 import type { Logger } from '../../../lib/log/logger.ts';
 
 export const PLUGIN_CA_SECRET = 'cacerts';
@@ -22,6 +22,8 @@ export interface LoadedCa {
   source: CaSource;
   /** PEM root bundle, as published in ConfigMap istio-ca-root-cert. */
   rootPem: string;
+  /** What `ca` was built from, to rebuild it with a wider trust bundle during a root rotation. */
+  material: CertificateAuthorityOptions;
 }
 
 const normalise = (pem: string) => pem.replace(/\r/g, '').trim();
@@ -44,15 +46,16 @@ async function fromPlugin(data: Record<string, string>, trustDomain: string, ttl
   const signer = normalise(splitPemCertificates(caCert)[0] ?? '');
   // cert-chain.pem: the signer's chain up to the root; keep only what lies between them.
   const intermediates = splitPemCertificates(data['cert-chain.pem'] ?? '').filter((c) => normalise(c) !== signer && !roots.has(normalise(c)));
-  const ca = await CertificateAuthority.create({ signer: { certPem: caCert, keyPem: need('ca-key.pem') }, intermediatesPem: intermediates, rootsPem: rootPem, trustDomain, ...ttls });
-  return { ca, source: 'cacerts', rootPem: ca.rootsPem };
+  const material = { signer: { certPem: caCert, keyPem: need('ca-key.pem') }, intermediatesPem: intermediates, rootsPem: rootPem, trustDomain, ...ttls };
+  const ca = await CertificateAuthority.create(material);
+  return { ca, source: 'cacerts', rootPem: ca.rootsPem, material };
 }
 
-export async function loadCa(store: SecretStore, opts: { namespace: string; trustDomain: string; log: Logger; ttls?: LeafTtls }): Promise<LoadedCa> {
+export async function loadCa(store: SecretStore, opts: { namespace: string; trustDomain: string; /** Absent on periodic reloads (nothing to say unless it changed). */ log?: Logger; ttls?: LeafTtls }): Promise<LoadedCa> {
   const plugin = await store.get(opts.namespace, PLUGIN_CA_SECRET);
   if (plugin) {
     const loaded = await fromPlugin(plugin, opts.trustDomain, opts.ttls ?? {});
-    opts.log.info({ secret: `${opts.namespace}/${PLUGIN_CA_SECRET}` }, 'CA: using the plug-in certificates');
+    opts.log?.info({ secret: `${opts.namespace}/${PLUGIN_CA_SECRET}` }, 'CA: using the plug-in certificates');
     return loaded;
   }
   let data = await store.get(opts.namespace, SELF_SIGNED_CA_SECRET);
@@ -71,7 +74,8 @@ export async function loadCa(store: SecretStore, opts: { namespace: string; trus
   const certPem = data['ca-cert.pem'];
   const keyPem = data['ca-key.pem'];
   if (!certPem || !keyPem) throw new Error(`Secret ${opts.namespace}/${SELF_SIGNED_CA_SECRET} lacks ca-cert.pem or ca-key.pem`);
-  const ca = await CertificateAuthority.create({ signer: { certPem, keyPem }, trustDomain: opts.trustDomain, ...opts.ttls });
-  opts.log.info({ secret: `${opts.namespace}/${SELF_SIGNED_CA_SECRET}`, source }, 'CA: using the self-signed root');
-  return { ca, source, rootPem: ca.rootsPem };
+  const material = { signer: { certPem, keyPem }, trustDomain: opts.trustDomain, ...opts.ttls };
+  const ca = await CertificateAuthority.create(material);
+  opts.log?.info({ secret: `${opts.namespace}/${SELF_SIGNED_CA_SECRET}`, source }, 'CA: using the self-signed root');
+  return { ca, source, rootPem: ca.rootsPem, material };
 }

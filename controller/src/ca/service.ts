@@ -15,8 +15,8 @@ import { authenticateCaller, type TokenReviewResult } from './authenticate.ts';
 export type { TokenReviewResult } from './authenticate.ts';
 
 export interface CaServiceDeps {
-  /** The current signing CA (may change on root rotation). */
-  ca: () => CertificateAuthority;
+  /** The current signer (it changes on root rotation). */
+  ca: () => Pick<CertificateAuthority, 'sign'>;
   reviewToken: (token: string) => Promise<TokenReviewResult>;
   getPod: (namespace: string, name: string) => PodFacts | undefined;
   podsOnNode: (node: string) => readonly PodFacts[];

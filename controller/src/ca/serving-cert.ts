@@ -73,6 +73,13 @@ export class ServingCertificateProvider implements experimental.CertificateProvi
     this.#listeners.delete(listener);
   }
 
+  /** Re-issues now (the signer changed), without waiting for 80% of the current lifetime. */
+  renewNow(): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#timer);
+    void this.#renew();
+  }
+
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);

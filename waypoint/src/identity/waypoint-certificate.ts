@@ -1,7 +1,7 @@
 // The waypoint's one workload certificate (its own service account, no impersonation, like
 // ztunnel's PROXY_MODE=dedicated): fetched at start, retried with backoff until the CA answers,
 // refreshed at half-life, the still-valid one kept in use while a refresh fails.
-import { readFileSync } from 'node:fs';
+import { RootBundleFile } from '../../../lib/identity/root-bundle-file.ts';
 import { createCaIssuer, parseCaAddress, type CaClient } from '../../../lib/identity/ca-client.ts';
 import type { WorkloadCertificate } from '../../../lib/identity/index.ts';
 import { SecretManager, type CertificateDumpEntry, type Issuer } from '../../../lib/identity/secret-manager.ts';
@@ -32,17 +32,18 @@ export interface CaSettings {
 /** The CA client for the waypoint's own identity. Throws when the root bundle cannot be read. */
 export function waypointCaClient(s: CaSettings, registry: Registry): CaClient {
   const useRoots = parseCaAddress(s.caAddress).tls && s.caRootCaPath !== 'SYSTEM';
-  let rootCaPem: string | undefined;
+  // Re-read while running, so a rotated root reaches new CA connections.
+  let rootCa: RootBundleFile | undefined;
   if (useRoots) {
     try {
-      rootCaPem = readFileSync(s.caRootCaPath, 'utf8');
+      rootCa = new RootBundleFile(s.caRootCaPath);
     } catch (err) {
       throw new Error(`CA_ROOT_CA ${s.caRootCaPath}: cannot read the CA's root certificate: ${(err as Error).message}`, { cause: err });
     }
   }
   return createCaIssuer({
     address: s.caAddress,
-    ...(rootCaPem ? { rootCaPem } : {}),
+    ...(rootCa ? { rootCa } : {}),
     ...(s.altCaHostname ? { serverName: s.altCaHostname } : {}),
     ttlSeconds: s.secretTtlS,
     tokenPath: s.authTokenPath,

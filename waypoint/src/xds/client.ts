@@ -2,7 +2,7 @@
 // per type (Envoy's CDS, EDS, LDS, RDS and Istio's istio.workload.Address for peer metadata), ACK or
 // NACK of each response exactly as ztunnel does (lib/xds/delta-client.ts), and, once every type had
 // its first response, a new WaypointConfig compiled from the accepted resources after each update.
-import { readFileSync } from 'node:fs';
+import { RootBundleFile } from '../../../lib/identity/root-bundle-file.ts';
 import type { Logger } from '../../../lib/log/logger.ts';
 import type { Registry } from '../../../lib/metrics/registry.ts';
 import { ADDRESS_TYPE_URL, type JsonValue, type Node } from '../../../lib/proto/index.ts';
@@ -125,7 +125,7 @@ export function startWaypointXds(opts: WaypointXdsOptions): WaypointXds {
     address: opts.address,
     node: toNode(opts.node, opts.version ?? ''),
     handlers,
-    ...(useRoots ? { rootCa: readFileSync(opts.rootCaPath!) } : {}),
+    ...(useRoots ? { rootCa: new RootBundleFile(opts.rootCaPath!) } : {}),
     ...(opts.altHostname ? { serverName: opts.altHostname } : {}),
     ...(opts.tokenPath ? { token: tokenFileReader(opts.tokenPath) } : {}),
     clusterId: opts.clusterId,

@@ -1,7 +1,7 @@
 // ztunnel's workload xDS connection: the node it announces (id and metadata as Istio's ztunnel
 // writes them, so istiod recognises a ztunnel), the credentials it presents (a bearer token file
 // re-read per stream, the cluster id) and the two handlers that write to the ProxyState.
-import { readFileSync } from 'node:fs';
+import { RootBundleFile } from '../../../lib/identity/root-bundle-file.ts';
 import type { Logger } from '../../../lib/log/logger.ts';
 import type { Registry } from '../../../lib/metrics/registry.ts';
 import { structFromJson, type Node } from '../../../lib/proto/index.ts';
@@ -45,6 +45,8 @@ export interface WorkloadXdsDeps {
   log: Logger;
   version?: string;
   backoff?: XdsBackoffOptions;
+  /** The root bundle file for a path, shared with the CA client (default: one of its own). */
+  rootFile?: (path: string) => RootBundleFile;
 }
 
 /** Builds and starts the client; reading the root CA file fails here, at start-up, if it is missing. */
@@ -56,7 +58,7 @@ export function startWorkloadXds(s: WorkloadXdsSettings, deps: WorkloadXdsDeps):
     address: s.xdsAddress,
     node: ztunnelNode(s, deps.version),
     handlers: [addressHandler(deps.state, log), authorizationHandler(deps.state, log)],
-    ...(useRoots ? { rootCa: readFileSync(s.xdsRootCaPath) } : {}),
+    ...(useRoots ? { rootCa: deps.rootFile ? deps.rootFile(s.xdsRootCaPath) : new RootBundleFile(s.xdsRootCaPath) } : {}),
     ...(s.altXdsHostname ? { serverName: s.altXdsHostname } : {}),
     ...(s.authTokenPath ? { token: tokenFileReader(s.authTokenPath) } : {}),
     clusterId: s.clusterId,
