@@ -300,7 +300,7 @@ describe('HBONE server shutdown', () => {
     expect(f.server.forcedCloseCount).toBe(0);
   });
 
-  it('close() tears down a tunnel still open after the drain period, app socket included', async () => {
+  it('close() tears down a tunnel still open after the drain period, app socket included, and reports it', async () => {
     const f = await serverFixture({ drainTimeoutMs: 100 });
     const appSockets = bed.echoApp.sockets.length;
     const t = await tunnelThrough(pool(), f);
@@ -310,6 +310,7 @@ describe('HBONE server shutdown', () => {
     await f.server.close();
     expect(f.server.connectionCount).toBe(0);
     expect(f.server.forcedCloseCount).toBe(1);
+    expect(f.events).toEqual([expect.objectContaining({ kind: 'connection-force-closed', tunnels: 1, why: expect.stringContaining('not closed 100 ms after it started draining') })]);
     const app = bed.echoApp.sockets.slice(appSockets);
     expect(app).toHaveLength(1);
     await pollUntil(() => app[0]!.destroyed, 'the app socket to be closed');

@@ -64,7 +64,9 @@ export type TunnelDecision =
 export type ServerEvent =
   | { kind: 'connection-rejected'; error: HboneError; remoteAddress: SocketAddress; localAddress: SocketAddress }
   /** `by`: the request itself was malformed (protocol) or onTunnel refused it (handler). */
-  | { kind: 'stream-rejected'; by: 'protocol' | 'handler'; status: number; reason: string; remoteAddress: SocketAddress; localAddress: SocketAddress };
+  | { kind: 'stream-rejected'; by: 'protocol' | 'handler'; status: number; reason: string; remoteAddress: SocketAddress; localAddress: SocketAddress }
+  /** A closing connection outlived the drain grace period: torn down with its `tunnels` open tunnels reset. */
+  | { kind: 'connection-force-closed'; why: string; tunnels: number; remoteAddress: SocketAddress; localAddress: SocketAddress };
 
 export interface HboneServerOptions {
   /** The bundle to serve on a connection accepted at `localAddress` (pod IP); undefined refuses it. */
@@ -97,6 +99,7 @@ interface ServerConnection {
   /** Armed once the connection starts closing. */
   drainTimer?: NodeJS.Timeout;
   remoteAddress: SocketAddress;
+  localAddress: SocketAddress;
 }
 
 interface PendingHandshake {
@@ -151,7 +154,7 @@ export class HboneServer {
       return;
     }
     let markClosed!: () => void;
-    const conn: ServerConnection = { socket, closed: new Promise((r) => (markClosed = r)), tunnels: new Set(), remoteAddress };
+    const conn: ServerConnection = { socket, closed: new Promise((r) => (markClosed = r)), tunnels: new Set(), remoteAddress, localAddress };
     this.#connections.add(conn);
     const forget = (): void => {
       clearTimeout(conn.drainTimer);
@@ -318,6 +321,7 @@ export class HboneServer {
     clearTimeout(conn.drainTimer);
     this.#forcedCloses++;
     this.#opts.log?.warn({ src: conn.remoteAddress, why, tunnels: conn.tunnels.size }, 'hbone connection force-closed');
+    this.#opts.onEvent?.({ kind: 'connection-force-closed', why, tunnels: conn.tunnels.size, remoteAddress: conn.remoteAddress, localAddress: conn.localAddress });
     const error = new HboneError('HBONE_SESSION_CLOSED', `HBONE connection from ${conn.remoteAddress.address}:${conn.remoteAddress.port} force-closed: ${why}`);
     for (const t of conn.tunnels) t.abort(error);
     conn.tunnels.clear();

@@ -9,6 +9,8 @@ export type DataPlaneEvent =
   | { readonly kind: 'no-filter-chain'; readonly authority: string; readonly protocol: string }
   /** HBONE connection or stream refused by lib/hbone (TLS, identity, not a CONNECT…). */
   | { readonly kind: 'hbone-rejected'; readonly reason: string; readonly remoteAddress: string }
+  /** A closing HBONE connection outlived the drain grace period: torn down, `tunnels` tunnels reset. */
+  | { readonly kind: 'hbone-force-closed'; readonly reason: string; readonly tunnels: number; readonly remoteAddress: string }
   /** An enforced RBAC rule set denied a request (403); `statPrefix` names the rule set's counters. */
   | { readonly kind: 'rbac-denied'; readonly filter: string; readonly statPrefix: string; readonly policy: string }
   /** A shadow (dry-run) rule set would have denied; the request went on. */

@@ -55,6 +55,10 @@ export class HboneListener {
       onEvent: (e) => {
         // Our own refusals are reported by onTunnel; these are lib/hbone's (TLS, not a CONNECT…).
         if (e.kind === 'stream-rejected' && e.by === 'handler') return;
+        if (e.kind === 'connection-force-closed') {
+          deps.onEvent?.({ kind: 'hbone-force-closed', reason: e.why, tunnels: e.tunnels, remoteAddress: `${e.remoteAddress.address}:${e.remoteAddress.port}` });
+          return;
+        }
         const reason = e.kind === 'connection-rejected' ? `${e.error.code}: ${e.error.message}` : `${e.status}: ${e.reason}`;
         deps.onEvent?.({ kind: 'hbone-rejected', reason, remoteAddress: `${e.remoteAddress.address}:${e.remoteAddress.port}` });
       },

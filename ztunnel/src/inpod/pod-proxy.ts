@@ -121,6 +121,10 @@ export function startPodProxy(deps: PodProxyDeps, pod: PodInfo, netns: NetnsHand
     onEvent: (e) => {
       // Refusals by onTunnel (policy, unknown workload) are already counted by the inbound path.
       if (e.kind === 'stream-rejected' && e.by === 'handler') return;
+      if (e.kind === 'connection-force-closed') {
+        deps.connections.error('hbone', 'drain_deadline', new Error(e.why), { src: `${e.remoteAddress.address}:${e.remoteAddress.port}`, tunnels: e.tunnels });
+        return;
+      }
       const self = findSelf();
       const metric = { reporter: 'destination' as const, source: {}, destination: { ...peerInfo(self), ...(self ? { principal: workloadIdentity(self) } : {}) }, mutualTls: false };
       const src = `${e.remoteAddress.address}:${e.remoteAddress.port}`;

@@ -14,9 +14,10 @@ export type ProxyErrorScope = 'outbound' | 'inbound' | 'inbound_passthrough' | '
 /**
  * Why: `handler_threw` (the safety net caught an exception), `dial_failed` (creating the upstream
  * socket threw, e.g. EMFILE or setns), `accept_failed` (the listener could not accept, e.g. EMFILE),
- * `hbone_response_timeout` (the peer took the CONNECT and never answered).
+ * `hbone_response_timeout` (the peer took the CONNECT and never answered), `drain_deadline` (an
+ * inbound HBONE connection did not finish closing within the grace period and was torn down).
  */
-export type ProxyErrorReason = 'handler_threw' | 'dial_failed' | 'accept_failed' | 'hbone_response_timeout';
+export type ProxyErrorReason = 'handler_threw' | 'dial_failed' | 'accept_failed' | 'hbone_response_timeout' | 'drain_deadline';
 
 /** `ztunnel_proxy_errors_total{scope, reason}`. */
 export function registerProxyErrors(r: Registry): Counter {
