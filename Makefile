@@ -12,7 +12,7 @@ export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
 export NODE_OPTIONS := --disable-warning=ExperimentalWarning
 VITEST := node_modules/.bin/vitest
 
-.PHONY: help deps node_modules gen tools typecheck check-deps unit fuzz e2e test demo demo-bookinfo lab-up lab-down bench-l4 bench-waypoint bench-cni bench-controller clean
+.PHONY: help deps node_modules gen tools images test-images typecheck check-deps unit fuzz e2e test demo demo-bookinfo lab-up lab-down bench-l4 bench-waypoint bench-cni bench-controller clean
 
 help:
 	@echo "make demo      bring up the lab cluster (2 nodes), deploy sample apps, show a cross-node request"
@@ -20,6 +20,8 @@ help:
 	@echo "make test      install everything, then run every test (unit + root/netns e2e)"
 	@echo "make unit      fast tests only (no root needed)"
 	@echo "make fuzz      longer runs of the parser fuzzers (FUZZ_SECONDS per property, default 20; FUZZ_RUNS; FUZZ_SEED to replay)"
+	@echo "make images   OCI image archives of controller, cni, ztunnel, waypoint into build/images/ (no container engine; see images/README.md)"
+	@echo "make test-images  make images, then start each image under runc"
 	@echo "make gen       regenerate lib/proto/gen (TypeScript types from the .proto files)"
 	@echo "make lab-up / make lab-down   the lab cluster alone"
 	@echo "make bench-l4  no mesh vs ztunnel on the lab, side by side (BENCH_SECONDS, BENCH_RATE)"
@@ -42,6 +44,14 @@ gen: node_modules
 tools: deps
 	@e2e/lab/build-tools.sh >/dev/null
 
+# Debian root filesystem (mmdebstrap) + the project's Node.js + code, assembled by umoci: about
+# 110 s cold, 25-35 s warm (the Debian trees and npm install are cached).
+images: deps node_modules
+	images/build.sh
+
+test-images: images
+	$(VITEST) run --project e2e e2e/images/
+
 typecheck: node_modules
 	node_modules/.bin/tsc -p tsconfig.json
 
@@ -62,7 +72,8 @@ fuzz: node_modules
 e2e: deps node_modules tools
 	$(VITEST) run --project e2e
 
-test: deps node_modules tools typecheck check-deps
+# The images are built first so e2e/images starts each one under runc (a broken image fails here).
+test: deps node_modules tools typecheck check-deps images
 	$(VITEST) run --project unit
 	$(VITEST) run --project e2e
 
@@ -79,7 +90,7 @@ lab-down: node_modules
 	e2e/lab/lab down
 
 clean:
-	rm -rf node_modules lib/netns/native/build
+	rm -rf node_modules lib/netns/native/build build
 
 bench-l4: deps node_modules tools
 	node bench/l4/main.ts

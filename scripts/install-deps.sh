@@ -17,6 +17,9 @@ need=(
   build-essential:/usr/bin/g++
   python3:/usr/bin/python3
   iperf3:/usr/bin/iperf3
+  mmdebstrap:/usr/bin/mmdebstrap
+  umoci:/usr/bin/umoci
+  runc:/usr/sbin/runc
 )
 missing=()
 for entry in "${need[@]}"; do
