@@ -4,38 +4,14 @@
 // and traffic keeps flowing over HBONE with the renewed certificates.
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { down, kubectlSync, podRef, up } from '../lab/lab.ts';
+import { down, up } from '../lab/lab.ts';
 import { pollUntil } from '../lab/poll.ts';
-import { isReady, type PodJson } from '../lab/sample-apps.ts';
 import type { LabState } from '../lab/state.ts';
 import { LabMesh } from '../ztunnel/lab-mesh.ts';
 import { requireRoot, talk } from '../ztunnel/netns-harness.ts';
+import { deploySleepEcho } from './sleep-echo.ts';
 
-const MANIFESTS = `
-apiVersion: v1
-kind: Namespace
-metadata: { name: life-a, labels: { istio.io/dataplane-mode: ambient } }
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: { name: sleep, namespace: life-a }
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: { name: echo, namespace: life-a }
----
-apiVersion: v1
-kind: Pod
-metadata: { name: sleep, namespace: life-a, labels: { app: sleep } }
-spec: { nodeName: node1, serviceAccountName: sleep, containers: [{ name: main, image: lab/sleep }] }
----
-apiVersion: v1
-kind: Pod
-metadata: { name: echo, namespace: life-a, labels: { app: echo } }
-spec: { nodeName: node2, serviceAccountName: echo, containers: [{ name: main, image: lab/tcp-echo }] }
-`;
-
-const ECHO_ID = 'spiffe://cluster.local/ns/life-a/sa/echo';
+const NS = 'life-a';
 
 interface CertDump { certificates: { identity: string; state: string; certChain: { serialNumber: string }[] }[] }
 interface XdsDump { connections: { id: string; node: string | null }[] }
@@ -55,17 +31,13 @@ function servedSerial(port: number): Promise<string> {
 describe('short-lived certificates are renewed without dropping streams or traffic (root)', () => {
   let lab: LabState;
   let mesh: LabMesh;
-  const pods = () => (JSON.parse(kubectlSync(lab, ['get', 'pods', '-n', 'life-a', '-o', 'json']).stdout) as { items: (PodJson & { metadata: { annotations?: Record<string, string> }; status: { podIP?: string } })[] }).items;
+  let pair: Awaited<ReturnType<typeof deploySleepEcho>>;
 
   beforeAll(async () => {
     requireRoot('e2e/controller/cert-lifetime.test.ts');
     lab = await up({ nodes: 2 });
     mesh = await LabMesh.start(lab, { controller: true, controllerEnv: { ISTIOD_SERVING_CERT_TTL: '4s', MAX_WORKLOAD_CERT_TTL: '6s' } });
-    kubectlSync(lab, ['apply', '-f', '-'], MANIFESTS);
-    await pollUntil('the pods Ready and captured', () => {
-      const all = pods();
-      return all.length === 2 && all.every(isReady) && all.every((p) => p.metadata.annotations?.['ambient.istio.io/redirection'] === 'enabled');
-    }, { timeoutMs: 90_000 });
+    pair = await deploySleepEcho(lab, NS);
   }, 240_000);
 
   afterAll(async () => {
@@ -76,8 +48,8 @@ describe('short-lived certificates are renewed without dropping streams or traff
   it('renews the 15012 and workload certificates several times while streams and traffic continue', async () => {
     const ctl = mesh.controller();
     const xdsStreams = async () => (JSON.parse(await (await fetch(`http://127.0.0.1:${ctl.ports.monitoring}/debug/connections`)).text()) as XdsDump).connections.map((c) => c.id).sort();
-    const echoIp = () => pods().find((p) => p.metadata.name === 'echo')!.status.podIP!;
-    const sleepNs = podRef('life-a', 'sleep', lab).netns;
+    const { sleepNetns: sleepNs, echoId } = pair;
+    const echoIp = () => pair.echoIp;
     expect(await pollUntil('a first reply over HBONE', async () => ((await talk(sleepNs, echoIp(), 9000, 'hello')) === 'hello' ? true : undefined), { timeoutMs: 20_000 })).toBe(true);
     const streamsBefore = await xdsStreams();
     expect(streamsBefore.length).toBeGreaterThanOrEqual(2);
@@ -89,7 +61,7 @@ describe('short-lived certificates are renewed without dropping streams or traff
     await pollUntil('three renewals of each certificate', async () => {
       servingSerials.add(await servedSerial(ctl.ports.grpcTls));
       const dump = JSON.parse(await mesh.admin('node2', '/config_dump')) as CertDump;
-      const echo = dump.certificates.find((c) => c.identity === ECHO_ID && c.state === 'Available');
+      const echo = dump.certificates.find((c) => c.identity === echoId && c.state === 'Available');
       if (echo?.certChain[0]) echoSerials.add(echo.certChain[0].serialNumber);
       // New connections keep working across every renewal.
       replies.push(await talk(sleepNs, echoIp(), 9000, `m${++n}`));

@@ -11,39 +11,14 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSelfSignedRoot, splitPemCertificates, type CaMaterial } from '../../lib/identity/index.ts';
-import { down, kubectlSync, podRef, up } from '../lab/lab.ts';
+import { down, kubectlSync, up } from '../lab/lab.ts';
 import { pollUntil } from '../lab/poll.ts';
-import { isReady, type PodJson } from '../lab/sample-apps.ts';
 import type { LabState } from '../lab/state.ts';
 import { LabMesh } from '../ztunnel/lab-mesh.ts';
 import { requireRoot, talk } from '../ztunnel/netns-harness.ts';
+import { deploySleepEcho } from './sleep-echo.ts';
 
 const NS = 'rotate-a';
-const MANIFESTS = `
-apiVersion: v1
-kind: Namespace
-metadata: { name: ${NS}, labels: { istio.io/dataplane-mode: ambient } }
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: { name: sleep, namespace: ${NS} }
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: { name: echo, namespace: ${NS} }
----
-apiVersion: v1
-kind: Pod
-metadata: { name: sleep, namespace: ${NS}, labels: { app: sleep } }
-spec: { nodeName: node1, serviceAccountName: sleep, containers: [{ name: main, image: lab/sleep }] }
----
-apiVersion: v1
-kind: Pod
-metadata: { name: echo, namespace: ${NS}, labels: { app: echo } }
-spec: { nodeName: node2, serviceAccountName: echo, containers: [{ name: main, image: lab/tcp-echo }] }
-`;
-
-const ECHO_ID = `spiffe://cluster.local/ns/${NS}/sa/echo`;
 /** The load's bounds: it stops by itself after this many connections or this long. */
 const LOAD_MAX_CONNECTIONS = 5000;
 const LOAD_MAX_MS = 150_000;
@@ -73,7 +48,7 @@ describe('root rotation without a restart and without a failed connection (root)
   let lab: LabState;
   let mesh: LabMesh;
   let dir: string;
-  const pods = () => (JSON.parse(kubectlSync(lab, ['get', 'pods', '-n', NS, '-o', 'json']).stdout) as { items: (PodJson & { metadata: { annotations?: Record<string, string> }; status: { podIP?: string } })[] }).items;
+  let pair: Awaited<ReturnType<typeof deploySleepEcho>>;
   const published = () => kubectlSync(lab, ['get', 'configmap', '-n', NS, 'istio-ca-root-cert', '-o', 'jsonpath={.data.root-cert\\.pem}']).stdout;
 
   beforeAll(async () => {
@@ -93,11 +68,7 @@ describe('root rotation without a restart and without a failed connection (root)
       // new mTLS handshake (both sides verifying with their current bundle) for each connection.
       ztunnelEnv: { POOL_UNUSED_RELEASE_TIMEOUT: '100ms' },
     });
-    kubectlSync(lab, ['apply', '-f', '-'], MANIFESTS);
-    await pollUntil('the pods Ready and captured', () => {
-      const all = pods();
-      return all.length === 2 && all.every(isReady) && all.every((p) => p.metadata.annotations?.['ambient.istio.io/redirection'] === 'enabled');
-    }, { timeoutMs: 90_000 });
+    pair = await deploySleepEcho(lab, NS);
   }, 240_000);
 
   afterAll(async () => {
@@ -108,8 +79,7 @@ describe('root rotation without a restart and without a failed connection (root)
 
   it('trusts both roots, switches the signer, retires the old root, and every connection meanwhile succeeds', async () => {
     const ctl = mesh.controller();
-    const echoIp = pods().find((p) => p.metadata.name === 'echo')!.status.podIP!;
-    const sleepNs = podRef(NS, 'sleep', lab).netns;
+    const { echoIp, sleepNetns: sleepNs, echoId } = pair;
     expect(await pollUntil('a first reply over HBONE', async () => ((await talk(sleepNs, echoIp, 9000, 'hello')) === 'hello' ? true : undefined), { timeoutMs: 20_000 })).toBe(true);
     const r1 = published();
     expect(fingerprints(r1)).toHaveLength(1);
@@ -139,7 +109,7 @@ describe('root rotation without a restart and without a failed connection (root)
       // 2. The echo pod's certificate on node2, and the 15012 certificate, from R2.
       await pollUntil('workload and serving certificates signed by the new root', async () => {
         const dump = JSON.parse(await mesh.admin('node2', '/config_dump')) as CertDump;
-        const echo = dump.certificates.find((c) => c.identity === ECHO_ID && c.state === 'Available');
+        const echo = dump.certificates.find((c) => c.identity === echoId && c.state === 'Available');
         return echo?.certChain[0] && issuedBy(echo.certChain[0].pem, r2) && issuedBy(await servedLeaf(ctl.ports.grpcTls), r2) ? true : undefined;
       }, { timeoutMs: 60_000, intervalMs: 500 });
       // 3. R1 retired: only R2 published.
