@@ -12,7 +12,7 @@ export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
 export NODE_OPTIONS := --disable-warning=ExperimentalWarning
 VITEST := node_modules/.bin/vitest
 
-.PHONY: help deps node_modules gen tools images test-images typecheck check-deps unit fuzz e2e test demo demo-bookinfo lab-up lab-down bench-l4 bench-waypoint bench-cni bench-controller clean
+.PHONY: help deps node_modules cni-plugin gen tools images test-images typecheck check-deps unit fuzz e2e test demo demo-bookinfo lab-up lab-down bench-l4 bench-waypoint bench-cni bench-controller clean
 
 help:
 	@echo "make demo      bring up the lab cluster (2 nodes), deploy sample apps, show a cross-node request"
@@ -36,6 +36,11 @@ node_modules: node_modules/.installed
 node_modules/.installed: package.json package-lock.json lib/netns/native/binding.gyp $(wildcard lib/netns/native/src/*)
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# The one-file CNI plugin the node agent copies into each node's CNI bin dir (every target that
+# starts an agent needs it).
+cni-plugin: node_modules
+	@node scripts/build-cni-plugin.ts
 
 # lib/proto/gen: TypeScript types from every .proto (checked in; rerun after changing a .proto or lib/proto/proto-files.ts).
 gen: node_modules
@@ -69,21 +74,21 @@ FUZZ_RUNS ?= 1000000
 fuzz: node_modules
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) $(VITEST) run --project unit .fuzz.test.ts
 
-e2e: deps node_modules tools
+e2e: deps node_modules tools cni-plugin
 	$(VITEST) run --project e2e
 
 # The images are built first so e2e/images starts each one under runc (a broken image fails here).
-test: deps node_modules tools typecheck check-deps images
+test: deps node_modules tools typecheck check-deps images cni-plugin
 	$(VITEST) run --project unit
 	$(VITEST) run --project e2e
 
-demo: deps node_modules tools
+demo: deps node_modules tools cni-plugin
 	node e2e/lab/demo.ts
 
-demo-bookinfo: deps node_modules tools
+demo-bookinfo: deps node_modules tools cni-plugin
 	node e2e/lab/demo-bookinfo.ts
 
-lab-up: deps node_modules tools
+lab-up: deps node_modules tools cni-plugin
 	e2e/lab/lab up
 
 lab-down: node_modules
@@ -92,15 +97,15 @@ lab-down: node_modules
 clean:
 	rm -rf node_modules lib/netns/native/build build
 
-bench-l4: deps node_modules tools
+bench-l4: deps node_modules tools cni-plugin
 	node bench/l4/main.ts
 
-bench-waypoint: deps node_modules tools
+bench-waypoint: deps node_modules tools cni-plugin
 	node bench/waypoint/main.ts
 
-bench-cni: deps node_modules
+bench-cni: deps node_modules cni-plugin
 	node bench/cni/plugin-startup.ts
 	node bench/cni/add-pod.ts
 
-bench-controller: deps node_modules tools
+bench-controller: deps node_modules tools cni-plugin
 	node bench/controller/main.ts

@@ -49,6 +49,8 @@ SDE="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}"
 REVISION="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 CREATED="$(iso "$SDE")"
+# The one-file CNI plugin the cni image's agent copies onto each node (deterministic output).
+"$NODE" scripts/build-cni-plugin.ts >/dev/null
 
 # shellcheck source=images/debian/debian.conf
 source images/debian/debian.conf

@@ -2,6 +2,7 @@
 // (rules, probe set, annotation), the informers and the reconcile queue, and the ops servers
 // (readiness on 8000 /readyz, metrics). Ready once the host rules are in, the caches are synced and
 // every pod of the node was reconciled.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startOpsServer, text, type OpsServer } from '../../lib/admin/http-server.ts';
 import { createLogger, type Logger } from '../../lib/log/logger.ts';
@@ -9,7 +10,7 @@ import { PROMETHEUS_CONTENT_TYPE, Registry } from '../../lib/metrics/registry.ts
 import { openNetns } from '../../lib/netns/index.ts';
 import { addProbeTargetsAsync, applyHostProbeRules, applyInpodRulesAsync, removeInpodRulesAsync, removeProbeTargetsAsync, type NetnsPath } from '../../lib/redirect/index.ts';
 import { ZdsServer } from '../../lib/zds/index.ts';
-import { PLUGIN_MAIN_PATH, renderLauncher } from '../plugin/launcher.ts';
+import { PLUGIN_BUNDLE_NAME, renderLauncher } from '../plugin/launcher.ts';
 import { writeEnrollmentStateFile } from '../shared/enrollment-state.ts';
 import { PLUGIN_TYPE, type CmdAddAnswer, type CmdAddEvent } from '../shared/plugin-event.ts';
 import type { AgentConfig } from './config.ts';
@@ -37,11 +38,15 @@ export interface NodeAgent {
 
 /** Our plugin's place in the node's chain; the agent keeps it there (see uninstall for removal). */
 export function pluginInstaller(cfg: AgentConfig, stateFile: string, log: Logger, repairs?: { inc(): void }): PluginInstaller {
+  // The runtime runs the plugin on the node, where the agent's container is not visible: the node
+  // binary and the one-file plugin are copied into <binDir>/ambient-cni.d/ and the launcher runs those.
+  const dir = join(cfg.cniBinDir, `${PLUGIN_TYPE}.d`);
   return new PluginInstaller({
     netDir: cfg.cniNetDir,
     binDir: cfg.cniBinDir,
     entry: { type: PLUGIN_TYPE, pluginEventSocket: cfg.pluginEventSocket, enrollmentStateFile: stateFile, excludeNamespaces: [...cfg.excludedNamespaces] },
-    executable: renderLauncher({ nodePath: process.execPath, mainPath: PLUGIN_MAIN_PATH, compileCacheDir: join(cfg.cniBinDir, '.ambient-cni-cache') }),
+    executable: renderLauncher({ nodePath: join(dir, 'node'), mainPath: join(dir, PLUGIN_BUNDLE_NAME), compileCacheDir: join(cfg.cniBinDir, '.ambient-cni-cache') }),
+    payload: { node: process.execPath, [PLUGIN_BUNDLE_NAME]: cfg.cniPluginBundle },
     log,
     ...(repairs ? { onReinstall: () => repairs.inc() } : {}),
   });
@@ -51,6 +56,8 @@ export const enrollmentStateFile = (cfg: AgentConfig): string => join(cfg.cniNet
 
 export async function startNodeAgent(cfg: AgentConfig, opts: { log?: Logger } = {}): Promise<NodeAgent> {
   const log = opts.log ?? createLogger({ component: 'cni-agent', level: cfg.logLevel });
+  // Checked before anything starts: without it every pod creation on the node would fail.
+  if (!existsSync(cfg.cniPluginBundle)) throw new Error(`CNI_PLUGIN_BUNDLE ${cfg.cniPluginBundle}: the CNI plugin bundle is missing; build it with \`make cni-plugin\` (node scripts/build-cni-plugin.ts)`);
   const registry = new Registry();
   const enrolled = registry.counter('istio_cni_pods_enrolled_total', 'Pods captured into the mesh by this agent', []);
   const unenrolled = registry.counter('istio_cni_pods_unenrolled_total', 'Pods released from the mesh by this agent', []);

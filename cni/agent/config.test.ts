@@ -15,3 +15,16 @@ describe('agentConfigFromEnv: ZTUNNEL_UID', () => {
     }
   });
 });
+
+describe('agentConfigFromEnv: KUBECONFIG and the plugin bundle', () => {
+  it('uses the in-cluster config in a pod, and needs a file elsewhere', () => {
+    expect(agentConfigFromEnv({ NODE_NAME: 'node1', KUBERNETES_SERVICE_HOST: '10.96.0.1' })).toMatchObject({ ok: true, config: { kubeconfig: '' } });
+    expect(agentConfigFromEnv({ NODE_NAME: 'node1' })).toEqual({ ok: false, errors: ['KUBECONFIG is required outside a cluster (no KUBERNETES_SERVICE_HOST)'] });
+  });
+
+  it('finds the bundle in this tree by default, CNI_PLUGIN_BUNDLE elsewhere', () => {
+    const def = agentConfigFromEnv(base);
+    expect(def.ok && def.config.cniPluginBundle.endsWith('/build/cni-plugin/ambient-cni.mjs')).toBe(true);
+    expect(agentConfigFromEnv({ ...base, CNI_PLUGIN_BUNDLE: '/opt/x.mjs' })).toMatchObject({ ok: true, config: { cniPluginBundle: '/opt/x.mjs' } });
+  });
+});

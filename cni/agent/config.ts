@@ -15,6 +15,8 @@ export interface AgentConfig {
   /** The node's CNI config dir and plugin dir (the plugin is installed there). */
   cniNetDir: string;
   cniBinDir: string;
+  /** The plugin bundle copied into the CNI bin dir (CNI_PLUGIN_BUNDLE; built by `make cni-plugin`). */
+  cniPluginBundle: string;
   flavour: RedirectFlavour;
   dnsCapture: boolean;
   /** netns path of the node (host) for the probe SNAT rules; empty = the agent's own. */
@@ -25,6 +27,9 @@ export interface AgentConfig {
   logLevel: string;
 }
 
+/** Where `make cni-plugin` (scripts/build-cni-plugin.ts) writes the bundle, in this tree or the image's /app. */
+export const DEFAULT_PLUGIN_BUNDLE = new URL('../../build/cni-plugin/ambient-cni.mjs', import.meta.url).pathname;
+
 export type AgentConfigResult = { ok: true; config: AgentConfig } | { ok: false; errors: string[] };
 
 
@@ -34,7 +39,8 @@ export function agentConfigFromEnv(env: NodeJS.ProcessEnv): AgentConfigResult {
   const nodeName = env.NODE_NAME ?? '';
   if (!nodeName) errors.push('NODE_NAME is required (the agent captures the pods of one node)');
   const kubeconfig = env.KUBECONFIG ?? '';
-  if (!kubeconfig) errors.push('KUBECONFIG is required');
+  // In a pod the in-cluster config serves (the service account token); elsewhere a file is needed.
+  if (!kubeconfig && !env.KUBERNETES_SERVICE_HOST) errors.push('KUBECONFIG is required outside a cluster (no KUBERNETES_SERVICE_HOST)');
   const config: AgentConfig = {
     nodeName,
     kubeconfig,
@@ -43,6 +49,7 @@ export function agentConfigFromEnv(env: NodeJS.ProcessEnv): AgentConfigResult {
     pluginEventSocket: env.PLUGIN_EVENT_SOCKET ?? '/var/run/istio-cni/pluginevent.sock',
     cniNetDir: env.CNI_NET_DIR ?? '/etc/cni/net.d',
     cniBinDir: env.CNI_BIN_DIR ?? '/opt/cni/bin',
+    cniPluginBundle: env.CNI_PLUGIN_BUNDLE || DEFAULT_PLUGIN_BUNDLE,
     flavour: envBool(env.NATIVE_NFTABLES, false, 'NATIVE_NFTABLES', errors) ? 'nftables' : 'iptables',
     dnsCapture: envBool(env.AMBIENT_DNS_CAPTURE, true, 'AMBIENT_DNS_CAPTURE', errors),
     hostNetns: env.HOST_NETNS ?? '',

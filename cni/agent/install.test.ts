@@ -53,3 +53,36 @@ describe('PluginInstaller', () => {
     expect(readFileSync(conflist, 'utf8')).toBe('{broken');
   });
 });
+
+describe('PluginInstaller payload', () => {
+  it('places the payload under <binDir>/<type>.d (linked, replaced only when it changed) and removes it on uninstall', () => {
+    const root = mkdtempSync(join(tmpdir(), 'amc-payload-'));
+    dirs.push(root);
+    const netDir = join(root, 'net.d');
+    const binDir = join(root, 'bin');
+    mkdirSync(netDir);
+    mkdirSync(binDir);
+    writeFileSync(join(netDir, '10-pods.conflist'), JSON.stringify(primary));
+    const node = join(root, 'node');
+    const bundle = join(root, 'plugin.mjs');
+    writeFileSync(node, 'binary', { mode: 0o755 });
+    writeFileSync(bundle, 'v1');
+    const inst = new PluginInstaller({ netDir, binDir, entry: { type: 'ambient-cni' }, executable: '#!/bin/sh\n', payload: { node, 'plugin.mjs': bundle }, log: quietLog() });
+    inst.install();
+    const placed = join(binDir, 'ambient-cni.d');
+    expect(readFileSync(join(placed, 'plugin.mjs'), 'utf8')).toBe('v1');
+    expect(statSync(join(placed, 'node')).ino).toBe(statSync(node).ino);
+    expect(statSync(join(placed, 'node')).mode & 0o777).toBe(0o755);
+    const before = statSync(join(placed, 'plugin.mjs')).ino;
+    inst.install();
+    expect(statSync(join(placed, 'plugin.mjs')).ino).toBe(before);
+    // A new bundle (a rebuilt agent image) replaces the placed one.
+    rmSync(bundle);
+    writeFileSync(bundle, 'v2');
+    inst.install();
+    expect(readFileSync(join(placed, 'plugin.mjs'), 'utf8')).toBe('v2');
+    inst.uninstall();
+    expect(existsSync(placed)).toBe(false);
+    expect(existsSync(inst.executablePath)).toBe(false);
+  });
+});

@@ -1,8 +1,8 @@
 // Puts our plugin into the node's CNI chain and keeps it there: the executable into the CNI bin
 // dir, our entry last in the primary conflist (written atomically, so a runtime never reads half a
 // file), re-inserted when another tool rewrites the file, taken out again on uninstall.
-import { chmodSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, copyFileSync, existsSync, linkSync, readdirSync, readFileSync, mkdirSync, renameSync, rmSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../../lib/log/logger.ts';
 import { hasPlugin, insertPlugin, primaryConfigFile, removePlugin } from './conflist.ts';
 
@@ -13,6 +13,11 @@ export interface InstallerOptions {
   entry: Record<string, unknown> & { type: string };
   /** The executable's content (a launcher script). */
   executable: string;
+  /**
+   * Files the executable runs, copied into `<binDir>/<type>.d/` under these names (e.g. the node
+   * binary and the plugin bundle: on a real node nothing of the agent's container is visible).
+   */
+  payload?: Record<string, string>;
   log: Logger;
   /** Called after each re-insertion caused by someone else's rewrite. */
   onReinstall?: () => void;
@@ -23,6 +28,30 @@ function writeAtomic(path: string, text: string, mode = 0o644): void {
   writeFileSync(tmp, text, { mode });
   chmodSync(tmp, mode);
   renameSync(tmp, path);
+}
+
+/**
+ * Puts `src` at `dest` (mode kept) unless an identical file is there: a hard link when both are on
+ * one filesystem, else a copy; always through a rename, so a runtime starting the plugin meanwhile
+ * sees the old file or the new one.
+ */
+export function placeFile(src: string, dest: string): void {
+  const from = statSync(src);
+  if (existsSync(dest)) {
+    const to = statSync(dest);
+    if (to.ino === from.ino && to.dev === from.dev) return;
+    if (to.size === from.size && readFileSync(dest).equals(readFileSync(src))) return;
+  }
+  mkdirSync(dirname(dest), { recursive: true });
+  const tmp = join(dirname(dest), `.${basename(dest)}.tmp-${process.pid}`);
+  rmSync(tmp, { force: true });
+  try {
+    linkSync(src, tmp);
+  } catch {
+    copyFileSync(src, tmp);
+    chmodSync(tmp, from.mode & 0o777);
+  }
+  renameSync(tmp, dest);
 }
 
 export class PluginInstaller {
@@ -44,8 +73,14 @@ export class PluginInstaller {
     return name ? join(this.o.netDir, name) : undefined;
   }
 
-  /** Installs the executable and our conflist entry; returns whether the conflist changed. */
+  /** Where the payload goes: `<binDir>/<type>.d`. */
+  get payloadDir(): string {
+    return join(this.o.binDir, `${this.o.entry.type}.d`);
+  }
+
+  /** Installs the payload, the executable and our conflist entry; returns whether the conflist changed. */
   install(): boolean {
+    for (const [name, src] of Object.entries(this.o.payload ?? {})) placeFile(src, join(this.payloadDir, name));
     writeAtomic(this.executablePath, this.o.executable, 0o755);
     return this.ensureEntry();
   }
@@ -98,6 +133,7 @@ export class PluginInstaller {
       if (r.ok && r.changed) writeAtomic(file, r.text);
     }
     rmSync(this.executablePath, { force: true });
+    if (this.o.payload) rmSync(this.payloadDir, { recursive: true, force: true });
     this.o.log.info({ file }, 'plugin removed from the CNI chain');
   }
 

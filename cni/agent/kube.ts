@@ -39,7 +39,8 @@ export class AgentKube {
 
   constructor(kubeconfigPath: string, nodeName: string, handlers: KubeHandlers, log: Logger) {
     const kc = new KubeConfig();
-    kc.loadFromFile(kubeconfigPath);
+    if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
+    else kc.loadFromCluster();
     this.core = kc.makeApiClient(CoreV1Api);
     const fieldSelector = `spec.nodeName=${nodeName}`;
     this.pods = new Informer<V1Pod>({ kubeconfig: kc, path: '/api/v1/pods', fieldSelector, list: (page) => this.core.listPodForAllNamespaces({ fieldSelector, ...page }), log });

@@ -1,5 +1,6 @@
 // The executable the node agent installs as `<CNI bin dir>/ambient-cni`: a /bin/sh script that
-// execs an absolute node binary on the absolute path of main.ts. The runtime gives plugins a bare
+// execs an absolute node binary on the absolute path of the plugin (in a node: the binary and the
+// one-file bundle the agent copied into `<CNI bin dir>/ambient-cni.d/`). The runtime gives plugins a bare
 // environment, so nothing may come from PATH. Start-up is the plugin's main cost: the only extras
 // are a compile cache (skips re-parsing and type-stripping our TypeScript on every pod start) and
 // silencing Node 22's type-stripping warning on stderr.
@@ -9,14 +10,17 @@ import { PLUGIN_TYPE } from '../shared/plugin-event.ts';
 export interface LauncherOptions {
   /** Absolute path of the node binary (the agent passes its own `process.execPath`). */
   nodePath: string;
-  /** Absolute path of cni/plugin/main.ts. */
+  /** Absolute path of the plugin: the bundle, or cni/plugin/main.ts in this tree. */
   mainPath: string;
   /** Directory for Node's compile cache (NODE_COMPILE_CACHE); omitted: no cache. Must be absolute. */
   compileCacheDir?: string;
 }
 
-/** Where main.ts sits next to this module: the default `mainPath` for an agent run from this tree. */
+/** Where main.ts sits next to this module (the plugin run from this tree, e.g. by tests and benchmarks). */
 export const PLUGIN_MAIN_PATH = new URL('./main.ts', import.meta.url).pathname;
+
+/** The bundle's name in `<binDir>/ambient-cni.d/`, beside the copied node binary. */
+export const PLUGIN_BUNDLE_NAME = 'plugin.mjs';
 
 /** Node flags of the plugin process: only what changes behaviour we need, nothing that slows start-up. */
 export const PLUGIN_NODE_FLAGS: readonly string[] = ['--disable-warning=ExperimentalWarning'];

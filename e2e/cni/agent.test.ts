@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { createConnection } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../lab/config.ts';
 import { down, kubectlSync, podRef, up } from '../lab/lab.ts';
 import { pollUntil } from '../lab/poll.ts';
 import { isReady, type PodJson } from '../lab/sample-apps.ts';
@@ -144,6 +145,14 @@ describe('CNI node agent on the lab (root)', () => {
     const types = () => (JSON.parse(readFileSync(file, 'utf8')) as { plugins: { type: string }[] }).plugins.map((p) => p.type);
     expect(types()).toEqual(['bridge', 'ambient-cni']);
     expect(existsSync(join(node.cniBinDir, 'ambient-cni'))).toBe(true);
+    // Self-contained: the launcher runs a node binary and the plugin bundle copied into the bin dir,
+    // nothing of the agent's own tree (which a real node does not have).
+    const launcher = readFileSync(join(node.cniBinDir, 'ambient-cni'), 'utf8');
+    const payload = join(node.cniBinDir, 'ambient-cni.d');
+    expect(launcher).toContain(`'${payload}/node'`);
+    expect(launcher).toContain(`'${payload}/plugin.mjs'`);
+    expect(launcher).not.toContain(`${REPO_ROOT}/`);
+    expect(existsSync(join(payload, 'node')) && existsSync(join(payload, 'plugin.mjs'))).toBe(true);
     // Another tool rewrites the conflist without us.
     const doc = JSON.parse(readFileSync(file, 'utf8')) as { plugins: { type: string }[] };
     writeFileSync(file, JSON.stringify({ ...doc, plugins: doc.plugins.filter((p) => p.type !== 'ambient-cni') }, null, 2));
@@ -156,6 +165,7 @@ describe('CNI node agent on the lab (root)', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(types()).toEqual(['bridge']);
     expect(existsSync(join(node.cniBinDir, 'ambient-cni'))).toBe(false);
+    expect(existsSync(payload)).toBe(false);
     expect(readFileSync(agentLog, 'utf8')).toContain('plugin inserted into the CNI chain');
     await mesh.restartAgent('node1');
     expect(types()).toEqual(['bridge', 'ambient-cni']);
