@@ -188,9 +188,9 @@ describe.skipIf(skip !== undefined)('OCI images under runc', () => {
     expect(run(['ip', 'netns', 'exec', ns, 'nft', 'list', 'tables']).stdout).toContain('ambient_img');
   });
 
-  it('cni: the chained plugin in the image answers VERSION', async () => {
+  it('cni: the one-file plugin bundle the agent copies onto nodes is in the image and answers VERSION', async () => {
     const r = await exitOf(start('cni', {
-      args: ['/usr/local/bin/node', '/app/cni/plugin/main.ts'],
+      args: ['/usr/local/bin/node', '/app/build/cni-plugin/ambient-cni.mjs'],
       env: { CNI_COMMAND: 'VERSION' },
       stdin: JSON.stringify({ cniVersion: '1.0.0' }),
     }));
