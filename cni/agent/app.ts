@@ -2,13 +2,13 @@
 // (rules, probe set, annotation), the informers and the reconcile queue, and the ops servers
 // (readiness on 8000 /readyz, metrics). Ready once the host rules are in, the caches are synced and
 // every pod of the node was reconciled.
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startOpsServer, text, type OpsServer } from '../../lib/admin/http-server.ts';
 import { createLogger, type Logger } from '../../lib/log/logger.ts';
 import { PROMETHEUS_CONTENT_TYPE, Registry } from '../../lib/metrics/registry.ts';
 import { openNetns } from '../../lib/netns/index.ts';
-import { addProbeTargetsAsync, applyHostProbeRules, applyInpodRulesAsync, removeInpodRulesAsync, removeProbeTargetsAsync, type NetnsPath } from '../../lib/redirect/index.ts';
+import { addProbeTargetsAsync, applyHostProbeRules, removeHostProbeRules, applyInpodRulesAsync, removeInpodRulesAsync, removeProbeTargetsAsync, type NetnsPath } from '../../lib/redirect/index.ts';
 import { ZdsServer } from '../../lib/zds/index.ts';
 import { PLUGIN_BUNDLE_NAME, renderLauncher } from '../plugin/launcher.ts';
 import { writeEnrollmentStateFile } from '../shared/enrollment-state.ts';
@@ -33,7 +33,14 @@ export interface NodeAgent {
   zds: ZdsServer;
   ports: { readiness: number; metrics: number };
   ready(): boolean;
-  close(): Promise<void>;
+  /** On SIGTERM: is the agent's DaemonSet gone (uninstall) rather than rolling (upgrade)? */
+  isUninstalling(): Promise<boolean>;
+  /**
+   * Stops. Default (restart, upgrade): captured pods stay captured for the next agent. `uninstall`:
+   * every pod is released first (rules out, ztunnel told, annotation removed), then the plugin and
+   * the host probe rules leave the node.
+   */
+  close(opts?: { uninstall?: boolean }): Promise<void>;
 }
 
 /** Our plugin's place in the node's chain; the agent keeps it there (see uninstall for removal). */
@@ -153,12 +160,25 @@ export async function startNodeAgent(cfg: AgentConfig, opts: { log?: Logger } = 
     config: cfg, log, registry, kube, dataplane, reconciler, zds,
     ports: { readiness: servers[0]!.port, metrics: servers[1]!.port },
     ready: () => isReady,
-    // Leaves the pods captured (rules stay; a restarted agent picks them up), as Istio's agent does.
-    close: async () => {
+    isUninstalling: async () => (cfg.podName && cfg.podNamespace ? (await kube.ownerDaemonSetGone(cfg.podNamespace, cfg.podName)) === true : false),
+    // Leaves the pods captured (rules stay; a restarted agent picks them up), as Istio's agent does,
+    // unless the mesh is being uninstalled.
+    close: async (opts = {}) => {
       installer.stopWatching();
       await new Promise((r) => pluginServer.close(r));
-      await kube.stop();
       await reconciler.close();
+      if (opts.uninstall) {
+        log.info({ pods: dataplane.uids().length }, 'uninstall: releasing every captured pod and removing the plugin');
+        for (const uid of dataplane.uids()) await dataplane.unenroll(uid, { podGone: false });
+        installer.uninstall();
+        rmSync(stateFile, { force: true });
+        try {
+          removeHostProbeRules(host, cfg.flavour, redirectOpts);
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, 'removing the host probe rules failed');
+        }
+      }
+      await kube.stop();
       zds.close();
       dataplane.close();
       await Promise.all(servers.map((s) => s.close()));

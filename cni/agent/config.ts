@@ -5,6 +5,9 @@ import type { RedirectFlavour } from '../../lib/redirect/index.ts';
 
 export interface AgentConfig {
   nodeName: string;
+  /** The agent's own pod (POD_NAME/POD_NAMESPACE): on SIGTERM its DaemonSet tells an uninstall from an upgrade. */
+  podName: string;
+  podNamespace: string;
   kubeconfig: string;
   /** ZDS socket the agent listens on for ztunnel. */
   ztunnelUds: string;
@@ -43,6 +46,8 @@ export function agentConfigFromEnv(env: NodeJS.ProcessEnv): AgentConfigResult {
   if (!kubeconfig && !env.KUBERNETES_SERVICE_HOST) errors.push('KUBECONFIG is required outside a cluster (no KUBERNETES_SERVICE_HOST)');
   const config: AgentConfig = {
     nodeName,
+    podName: env.POD_NAME ?? '',
+    podNamespace: env.POD_NAMESPACE ?? '',
     kubeconfig,
     ztunnelUds: env.ZTUNNEL_UDS ?? '/var/run/ztunnel/ztunnel.sock',
     ztunnelUid: envUid(env.ZTUNNEL_UID, 'ZTUNNEL_UID', errors),

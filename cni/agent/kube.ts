@@ -1,7 +1,7 @@
 // The node agent's view of the apiserver: Pods on its node (field selector spec.nodeName) and all
 // Namespaces, through lib/kube informers; the pod annotation it writes; a direct GET for the CNI ADD
 // path (the pod may not be in the cache yet when its sandbox is created).
-import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Namespace, type V1Pod } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Namespace, type V1Pod } from '@kubernetes/client-node';
 import { Informer } from '../../lib/kube/informer.ts';
 import type { Logger } from '../../lib/log/logger.ts';
 import { REDIRECTION_ANNOTATION, type NamespaceView, type PodView } from './enrollment.ts';
@@ -34,6 +34,7 @@ export interface KubeHandlers {
 
 export class AgentKube {
   private readonly core: CoreV1Api;
+  private readonly apps: AppsV1Api;
   private readonly pods: Informer<V1Pod>;
   private readonly namespaces: Informer<V1Namespace>;
 
@@ -42,6 +43,7 @@ export class AgentKube {
     if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
     else kc.loadFromCluster();
     this.core = kc.makeApiClient(CoreV1Api);
+    this.apps = kc.makeApiClient(AppsV1Api);
     const fieldSelector = `spec.nodeName=${nodeName}`;
     this.pods = new Informer<V1Pod>({ kubeconfig: kc, path: '/api/v1/pods', fieldSelector, list: (page) => this.core.listPodForAllNamespaces({ fieldSelector, ...page }), log });
     this.namespaces = new Informer<V1Namespace>({ kubeconfig: kc, path: '/api/v1/namespaces', list: (page) => this.core.listNamespace(page), log });
@@ -58,6 +60,28 @@ export class AgentKube {
     await this.namespaces.synced();
     this.pods.start();
     await this.pods.synced();
+  }
+
+  /**
+   * Whether the DaemonSet that owns pod namespace/name is gone or being deleted (`helm uninstall`),
+   * rather than rolling (an upgrade keeps it); undefined when it cannot be told (no owner, API error).
+   * Refused credentials (401/403) count as gone: the release took our ServiceAccount and RBAC with it.
+   */
+  async ownerDaemonSetGone(namespace: string, name: string): Promise<boolean | undefined> {
+    const status = (err: unknown) => (err as { code?: number }).code;
+    try {
+      const pod = await this.core.readNamespacedPod({ namespace, name });
+      const owner = pod.metadata?.ownerReferences?.find((o) => o.kind === 'DaemonSet');
+      if (!owner) return undefined;
+      try {
+        const ds = await this.apps.readNamespacedDaemonSet({ namespace, name: owner.name });
+        return !!ds.metadata?.deletionTimestamp || ds.metadata?.uid !== owner.uid;
+      } catch (err) {
+        return [401, 403, 404].includes(status(err) ?? 0) ? true : undefined;
+      }
+    } catch (err) {
+      return [401, 403].includes(status(err) ?? 0) ? true : undefined;
+    }
   }
 
   async stop(): Promise<void> {

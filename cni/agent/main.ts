@@ -1,5 +1,6 @@
 // Node agent process entry: configuration from the environment, the agent, and signal handling.
-// SIGTERM stops the agent but leaves captured pods captured (a restarted agent takes them over).
+// SIGTERM stops the agent but leaves captured pods captured (a restarted agent takes them over),
+// unless its DaemonSet is gone (`helm uninstall`): then the pods are released and the plugin removed.
 import { rmSync } from 'node:fs';
 import { createLogger } from '../../lib/log/logger.ts';
 import { enrollmentStateFile, pluginInstaller, startNodeAgent } from './app.ts';
@@ -25,6 +26,12 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.on(sig, () => {
     if (stopping) return;
     stopping = true;
-    void agent.close().then(() => process.exit(0));
+    void agent
+      .isUninstalling()
+      .then((uninstall) => agent.close({ uninstall }))
+      .then(() => process.exit(0), (err: Error) => {
+        agent.log.error({ err: err.message }, 'stopping failed');
+        process.exit(1);
+      });
   });
 }

@@ -1,12 +1,13 @@
 // `e2e/lab/lab`: up [--nodes N] | down [--all] | status | kubectl ARGS... | ambientctl ARGS... |
-// exec -n NS POD -- CMD ARGS...
+// exec -n NS POD -- CMD ARGS... | mesh install|uninstall
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from './config.ts';
 import { down, execInteractive, kubectlArgs, LabError, requireLab, status, up } from './lab.ts';
+import { installMesh, uninstallMesh } from './mesh-helm.ts';
 import type { LabState } from './state.ts';
 
-const USAGE = `usage: lab up [--nodes N] | down [--all] | status | kubectl ARGS... | ambientctl ARGS... | exec -n NS POD -- CMD [ARGS...]`;
+const USAGE = `usage: lab up [--nodes N] | down [--all] | status | kubectl ARGS... | ambientctl ARGS... | exec -n NS POD -- CMD [ARGS...] | mesh install|uninstall`;
 
 /** ambientctl against the lab: its admin kubeconfig, and the ztunnels' admin endpoints when the mesh harness runs them. */
 function ambientctlEnv(state: LabState): NodeJS.ProcessEnv {
@@ -77,6 +78,22 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       return await execInteractive(ns, pod, command);
+    }
+    case 'mesh': {
+      // The four Helm releases of charts/ with e2e/lab/helm-values (see mesh-helm.ts).
+      const state = requireLab();
+      if (rest[0] === 'install') {
+        await installMesh(state, { log: (l) => console.error(l) });
+        console.log('the mesh is installed and Ready on every node');
+        return 0;
+      }
+      if (rest[0] === 'uninstall') {
+        await uninstallMesh(state, { log: (l) => console.error(l) });
+        console.log('the mesh is uninstalled');
+        return 0;
+      }
+      console.error('usage: lab mesh install|uninstall');
+      return 2;
     }
     default:
       console.error(USAGE);

@@ -9,15 +9,35 @@
  * - `host-with-pod-netns`: a host process given `POD_NETNS=/run/netns/<pod netns>`; it opens its
  *   data-plane sockets inside that netns and keeps its control-plane connections (to the
  *   controller on the host's loopback) in its own. Our waypoint runs so.
+ * - `host-process`: a host process of its node in the root netns, no pod netns at all (no CNI):
+ *   the pod's IP is the node's, hostPath volumes are the node's directories in the lab state. The
+ *   mesh's node-level components run so (controller, node agent, ztunnel: ztunnel reaches each pod
+ *   netns through ZDS), whether or not the pod asks for hostNetwork, and talk to the apiserver and
+ *   the controller on the host's loopback.
  */
-export type RunMode = 'pod-netns' | 'host-with-pod-netns';
+export type RunMode = 'pod-netns' | 'host-with-pod-netns' | 'host-process';
+
+/**
+ * When a container counts as ready. Lab programs bind ephemeral or loopback ports, so a probe on
+ * the spec's fixed port cannot reach them: the kubelet waits for the start-up log line `line` (a
+ * JSON line with `"msg":"<line>"`) and then, when the container has an httpGet readinessProbe,
+ * probes the spec's path on 127.0.0.1 at the port the line names in field `portField`.
+ */
+export interface Readiness {
+  line: string;
+  portField?: string;
+}
 
 export interface LabImage {
   program: string;
   runMode: RunMode;
 }
 
-interface Entry extends LabImage {
+interface Entry {
+  program: string;
+  runMode: RunMode;
+  /** Default: ready at the line `"msg":"ready"`, no probe. */
+  readiness?: Readiness;
   /** Also found under any registry prefix (`docker.io/…`, `localhost:5000/…`): the charts' `hub` decides it. */
   anyRegistry?: boolean;
 }
@@ -32,7 +52,13 @@ export const CATALOGUE: Readonly<Record<string, Entry>> = {
   'lab/bookinfo-reviews': { program: 'e2e/lab/images/bookinfo-reviews.ts', runMode: 'pod-netns' },
   'lab/bookinfo-ratings': { program: 'e2e/lab/images/bookinfo-ratings.ts', runMode: 'pod-netns' },
   'ambient-mesh/waypoint': { program: 'waypoint/src/main.ts', runMode: 'host-with-pod-netns', anyRegistry: true },
+  // The charts' images (charts/istiod, charts/cni, charts/ztunnel): `{{hub}}/<name>:{{tag}}`.
+  'ambient-mesh/controller': { program: 'controller/src/main.ts', runMode: 'host-process', anyRegistry: true, readiness: { line: 'controller ready', portField: 'monitoring' } },
+  'ambient-mesh/cni': { program: 'cni/agent/main.ts', runMode: 'host-process', anyRegistry: true, readiness: { line: 'node agent ready', portField: 'readiness' } },
+  'ambient-mesh/ztunnel': { program: 'ztunnel/src/main.ts', runMode: 'host-process', anyRegistry: true, readiness: { line: 'ztunnel started', portField: 'readiness' } },
 };
+
+const DEFAULT_READINESS: Readiness = { line: 'ready' };
 
 /**
  * `lab/http-echo`, `lab/http-echo:v1` and `lab/http-echo@sha256:…` all name the same program (lab
@@ -45,7 +71,13 @@ export function resolveImage(image: string): LabImage | { error: string } {
   return { error: `image "${image}" is not in the lab catalogue (${Object.keys(CATALOGUE).join(', ')})` };
 }
 
-/** `<registry>[/<path>]/ambient-mesh/waypoint`: the part the charts' `hub` adds is ignored. */
+/** How the kubelet decides that a container of `image` is ready (see Readiness). */
+export function imageReadiness(image: string): Readiness {
+  const name = stripTag(image.trim());
+  return (CATALOGUE[name] ?? registryEntry(name))?.readiness ?? DEFAULT_READINESS;
+}
+
+/** `<registry>[/<path>]/ambient-mesh/<component>`: the part the charts' `hub` adds is ignored. */
 function registryEntry(name: string): Entry | undefined {
   for (const [key, e] of Object.entries(CATALOGUE)) if (e.anyRegistry && name.endsWith(`/${key}`)) return e;
   return undefined;

@@ -1,14 +1,17 @@
 // The kubelet stand-in of one lab node (a host process): keeps the Node Ready, runs the pods bound
 // to it through PodRuntime, reports their status, and runs the node's kube-proxy stand-in.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
 import { KubeClient, KubeError } from '../kube-client.ts';
 import { startKubeProxy } from './kube-proxy.ts';
 import { EventRecorder } from './events.ts';
 import { heartbeat } from './node-status.ts';
 import { FakePods, isFakeReady } from './fake-pods.ts';
 import { buildPodStatus } from './pod-status.ts';
-import { PodRuntime } from './pod-runtime.ts';
+import { prepareNodeRoot } from './node-root.ts';
+import { isHostProcessPod, PodRuntime } from './pod-runtime.ts';
 import type { Pod, PodRecord } from './types.ts';
 import { VolumeManager } from './volume-manager.ts';
 
@@ -23,6 +26,8 @@ const { values: opt } = parseArgs({
     'cni-conf-dir': { type: 'string' },
     'cni-bin-dir': { type: 'string', multiple: true, default: [] },
     'pods-dir': { type: 'string' },
+    /** The node's root for hostPath volumes; default `<lab dir>/nodes/<node>/host` (the lab dir holds pods-dir). */
+    'node-root': { type: 'string' },
     'internal-ip': { type: 'string' },
     'pod-cidr': { type: 'string' },
     'kube-version': { type: 'string', default: 'v1.35.4' },
@@ -46,6 +51,17 @@ function log(msg: string, fields: Record<string, unknown> = {}): void {
 }
 
 const client = new KubeClient(need('kubeconfig'));
+const nodeRoot = prepareNodeRoot(opt['node-root'] ?? join(dirname(resolve(podsDir)), 'nodes', nodeName, 'host'), {
+  cniConfDir: need('cni-conf-dir'),
+  ...(opt['cni-bin-dir']?.[0] ? { cniBinDir: opt['cni-bin-dir'][0] } : {}),
+});
+/** The apiserver and its CA as this kubelet's kubeconfig names them, for host-process pods' kubeconfigs. */
+function apiserverOf(kubeconfig: string): { server: string; caFile: string } {
+  const kc = parseYaml(readFileSync(kubeconfig, 'utf8')) as { clusters?: { cluster?: { server?: string; 'certificate-authority'?: string } }[] };
+  const c = kc.clusters?.[0]?.cluster;
+  if (!c?.server || !c['certificate-authority']) throw new Error(`kubelet: ${kubeconfig} names no server and certificate-authority file`);
+  return { server: c.server, caFile: resolve(dirname(kubeconfig), c['certificate-authority']) };
+}
 const info = { name: nodeName, internalIp, podCidr: need('pod-cidr'), kubeletVersion: opt['kube-version'] ?? 'v1.35.4' };
 
 // API writes (status patches, final deletes) share one bound: thousands of pods changing at once
@@ -118,7 +134,10 @@ const runtime = new PodRuntime({
   cniConfDir: need('cni-conf-dir'),
   extraCniBinDirs: opt['cni-bin-dir'] ?? [],
   podsDir,
-  volumes: new VolumeManager({ client, log }),
+  nodeIp: internalIp,
+  nodeRoot,
+  apiserver: apiserverOf(need('kubeconfig')),
+  volumes: new VolumeManager({ client, log, nodeRoot }),
   events: new EventRecorder(client, nodeName, log),
   log,
   onChange: reportStatus,
@@ -139,7 +158,8 @@ async function finishDeletion(pod: Pod): Promise<void> {
 
 function syncPod(pod: Pod): void {
   const uid = pod.metadata.uid;
-  if (!uid || pod.spec.hostNetwork) return;
+  // hostNetwork pods of other images (the mesh harness's stand-in ztunnel pods) are left alone.
+  if (!uid || (pod.spec.hostNetwork && !isHostProcessPod(pod))) return;
   if (isFakeReady(pod)) {
     if (pod.metadata.deletionTimestamp) {
       fakePods.stop(uid);

@@ -3,11 +3,11 @@
 // beside it as the catalogue says, restarted per restartPolicy, and everything torn down on delete.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CNI_BIN_DIR, LAB_RUN_ENV, REPO_ROOT } from '../config.ts';
 import { run } from '../exec.ts';
-import { resolveImage } from '../images/catalogue.ts';
+import { imageReadiness, resolveImage, type Readiness } from '../images/catalogue.ts';
 import { cniAdd, cniDel, loadConflist, type CniRuntimeArgs } from './cni.ts';
 import type { EventRecorder } from './events.ts';
 import type { Container, Pod, PodRecord } from './types.ts';
@@ -23,6 +23,12 @@ export interface RuntimeConfig {
   extraCniBinDirs: string[];
   /** Where pods' logs and the exec index (`<ns>_<name>.json`) live. */
   podsDir: string;
+  /** The node's IP: status.hostIP, and status.podIP of host-process pods. */
+  nodeIp: string;
+  /** The node's root directory (hostPath volumes; `$(LAB_NODE_ROOT)` in container env). */
+  nodeRoot: string;
+  /** What a host-process pod's `lab/kubeconfig` points at: the apiserver and its CA file. */
+  apiserver: { server: string; caFile: string };
   volumes: VolumeManager;
   events: EventRecorder;
   onChange: (rec: PodRecord) => void;
@@ -33,7 +39,48 @@ interface Running {
   child?: ChildProcess;
   logStream?: WriteStream;
   restartTimer?: NodeJS.Timeout;
+  probeTimer?: NodeJS.Timeout;
   backoffMs: number;
+}
+
+/**
+ * The in-cluster config of a host-process pod (its process cannot use 10.96.0.1 or the absolute
+ * /var/run/secrets path): a kubeconfig at `lab/kubeconfig` in the pod root with the pod's own
+ * service-account token from its kube-api-access mount (a relative path, re-read as it rotates).
+ */
+export const HOST_POD_KUBECONFIG = 'lab/kubeconfig';
+const SA_TOKEN = 'var/run/secrets/kubernetes.io/serviceaccount/token';
+
+export function hostPodKubeconfig(server: string, caFile: string): string {
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    `- { name: lab, cluster: { server: ${JSON.stringify(server)}, certificate-authority: ${JSON.stringify(caFile)} } }`,
+    'users:',
+    `- { name: pod, user: { auth-provider: { name: tokenFile, config: { tokenFile: ${SA_TOKEN} } } } }`,
+    'contexts:',
+    '- { name: lab, context: { cluster: lab, user: pod } }',
+    'current-context: lab',
+    '',
+  ].join('\n');
+}
+
+/** Kubernetes' `$(VAR)` references in env values: defined names expand, `$$` escapes, unknown ones stay. Pure. */
+export function expandEnvRefs(value: string, env: Readonly<Record<string, string | undefined>>): string {
+  return value.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m, name: string | undefined) => {
+    if (name === undefined) return '$';
+    const v = env[name];
+    return v === undefined ? m : v;
+  });
+}
+
+/** The pod runs as host processes when its images say so (all of a pod's containers share one sandbox). */
+export function isHostProcessPod(pod: Pod): boolean {
+  return pod.spec.containers.some((c) => {
+    const r = resolveImage(c.image);
+    return !('error' in r) && r.runMode === 'host-process';
+  });
 }
 
 export function podNetnsName(prefix: string, uid: string): string {
@@ -87,11 +134,13 @@ export class PodRuntime {
   async start(pod: Pod): Promise<void> {
     const uid = pod.metadata.uid;
     if (!uid || this.records.has(uid)) return;
+    const hostProcess = isHostProcessPod(pod);
     const rec: PodRecord = {
       uid,
       namespace: pod.metadata.namespace ?? 'default',
       name: pod.metadata.name,
-      netns: podNetnsName(this.cfg.prefix, uid),
+      netns: hostProcess ? this.cfg.nodeNetns : podNetnsName(this.cfg.prefix, uid),
+      ...(hostProcess ? { hostProcess } : {}),
       startTime: new Date().toISOString(),
       restartPolicy: pod.spec.restartPolicy ?? 'Always',
       containers: pod.spec.containers.map((c) => ({
@@ -108,6 +157,18 @@ export class PodRuntime {
     // As the kubelet does: volumes before the sandbox; a missing ConfigMap keeps the pod in
     // ContainerCreating (FailedMount events) and is retried, at once when the object appears.
     if (!(await this.mountVolumes(pod, rec))) return;
+    if (hostProcess) {
+      // No sandbox: the node's network, as hostNetwork pods have.
+      const kubeconfig = join(podRoot(this.podDir(rec)), HOST_POD_KUBECONFIG);
+      mkdirSync(dirname(kubeconfig), { recursive: true });
+      writeFileSync(kubeconfig, hostPodKubeconfig(this.cfg.apiserver.server, this.cfg.apiserver.caFile), { mode: 0o600 });
+      rec.podIp = this.cfg.nodeIp;
+      if (this.stopping.has(uid)) return;
+      for (const c of pod.spec.containers) this.startContainer(pod, rec, c);
+      this.writeIndex(rec);
+      this.cfg.onChange(rec);
+      return;
+    }
     // As the kubelet does: a failed sandbox is torn down (CNI DEL) and retried with backoff.
     for (let attempt = 0; ; attempt++) {
       try {
@@ -194,10 +255,12 @@ export class PodRuntime {
       POD_IP: rec.podIp,
       POD_LABELS: JSON.stringify(pod.metadata.labels ?? {}),
       SERVICE_ACCOUNT: pod.spec.serviceAccountName ?? 'default',
+      // Where a host process finds its node (the lab values' `$(LAB_NODE_ROOT)/…` paths).
+      ...(image.runMode === 'host-process' ? { LAB_NODE_ROOT: this.cfg.nodeRoot, LAB_NODE_NETNS: `/run/netns/${this.cfg.nodeNetns}` } : {}),
     };
     for (const e of spec.env ?? []) {
-      if (e.value !== undefined) env[e.name] = e.value;
-      else if (e.valueFrom?.fieldRef) env[e.name] = fieldRef(pod, rec, e.valueFrom.fieldRef.fieldPath);
+      if (e.value !== undefined) env[e.name] = expandEnvRefs(e.value, env);
+      else if (e.valueFrom?.fieldRef) env[e.name] = fieldRef(pod, rec, e.valueFrom.fieldRef.fieldPath, this.cfg.nodeIp);
     }
     const r: Running = slot.get(spec.name) ?? { backoffMs: 1000 };
     slot.set(spec.name, r);
@@ -209,6 +272,7 @@ export class PodRuntime {
     if (image.runMode === 'host-with-pod-netns') env.POD_NETNS = netnsPath;
     const argv = [process.execPath, program, ...(spec.args ?? [])];
     const [file, ...args] = image.runMode === 'pod-netns' ? ['nsenter', `--net=${netnsPath}`, '--', ...argv] : argv;
+    const readiness = imageReadiness(spec.image);
     const child = spawn(file!, args, {
       env,
       cwd: podRoot(logDir),
@@ -221,18 +285,25 @@ export class PodRuntime {
     cr.ready = false;
     child.stderr?.pipe(r.logStream, { end: false });
     const lines = createInterface({ input: child.stdout! });
+    let started = false;
     lines.on('line', (line) => {
       r.logStream?.write(`${line}\n`);
-      if (!cr.ready && /"msg"\s*:\s*"ready"/.test(line)) {
-        cr.ready = true;
-        r.backoffMs = 1000;
-        this.cfg.onChange(rec);
+      if (started || !isReadyLine(line, readiness)) return;
+      started = true;
+      const probe = probeTarget(line, readiness, spec);
+      if (probe) {
+        this.probe(rec, cr, r, child, probe);
+        return;
       }
+      cr.ready = true;
+      r.backoffMs = 1000;
+      this.cfg.onChange(rec);
     });
     child.on('error', (err) => this.cfg.log('container failed to start', { pod: rec.name, container: spec.name, error: err.message }));
     child.on('exit', (code, signal) => {
       if (r.child !== child) return;
       r.child = undefined;
+      if (r.probeTimer) clearTimeout(r.probeTimer);
       const term = {
         kind: 'terminated' as const,
         exitCode: code ?? 137,
@@ -260,6 +331,25 @@ export class PodRuntime {
     });
   }
 
+  /**
+   * The container's readinessProbe, at the port its start-up line named: every period (1 s in the
+   * lab) while this process lives; Ready follows the answers, as kubelet's prober does.
+   */
+  private probe(rec: PodRecord, cr: PodRecord['containers'][number], r: Running, child: ChildProcess, url: string): void {
+    const tick = async (): Promise<void> => {
+      if (r.child !== child || this.stopping.has(rec.uid)) return;
+      const ok = await fetch(url, { signal: AbortSignal.timeout(1000) }).then((res) => res.status >= 200 && res.status < 400, () => false);
+      if (r.child !== child || this.stopping.has(rec.uid)) return;
+      if (ok !== cr.ready) {
+        cr.ready = ok;
+        if (ok) r.backoffMs = 1000;
+        this.cfg.onChange(rec);
+      }
+      r.probeTimer = setTimeout(() => void tick(), PROBE_PERIOD_MS);
+    };
+    void tick();
+  }
+
   /** Stops the containers (SIGTERM, then SIGKILL after the grace period), runs CNI DEL, removes the netns. */
   async stop(uid: string, graceSeconds = 5): Promise<void> {
     const rec = this.records.get(uid);
@@ -269,6 +359,7 @@ export class PodRuntime {
     const exits: Promise<void>[] = [];
     for (const r of slot.values()) {
       if (r.restartTimer) clearTimeout(r.restartTimer);
+      if (r.probeTimer) clearTimeout(r.probeTimer);
       const child = r.child;
       if (!child || child.pid === undefined) continue;
       exits.push(new Promise<void>((resolve) => {
@@ -289,11 +380,13 @@ export class PodRuntime {
     }
     await Promise.all(exits);
     for (const r of slot.values()) r.logStream?.end();
-    if (rec.podIp !== undefined || rec.sandboxError) {
+    if (rec.hostProcess) {
+      // No sandbox to take down (rec.netns is the node's).
+    } else if (rec.podIp !== undefined || rec.sandboxError) {
       const errors = await cniDel(loadConflist(this.cfg.cniConfDir), this.cniRuntime(rec, rec.netns), this.cniEnv());
       for (const e of errors) this.cfg.log('CNI DEL failed', { pod: `${rec.namespace}/${rec.name}`, error: e.message });
     }
-    run(['ip', 'netns', 'del', rec.netns], { allowFail: true });
+    if (!rec.hostProcess) run(['ip', 'netns', 'del', rec.netns], { allowFail: true });
     this.cfg.volumes.tearDown(uid);
     this.cfg.events.forget(uid);
     rmSync(join(this.cfg.podsDir, `${rec.namespace}_${rec.name}.json`), { force: true });
@@ -307,7 +400,27 @@ export class PodRuntime {
   }
 }
 
-function fieldRef(pod: Pod, rec: PodRecord, path: string): string {
+const PROBE_PERIOD_MS = 1000;
+
+function isReadyLine(line: string, r: Readiness): boolean {
+  if (!line.startsWith('{')) return false;
+  try {
+    return (JSON.parse(line) as { msg?: unknown }).msg === r.line;
+  } catch {
+    return false;
+  }
+}
+
+/** The probe URL for a started container, or undefined when readiness is the line alone. */
+function probeTarget(line: string, r: Readiness, spec: Container): string | undefined {
+  const path = spec.readinessProbe?.httpGet?.path;
+  if (!r.portField || path === undefined) return undefined;
+  const port = Number((JSON.parse(line) as Record<string, unknown>)[r.portField]);
+  if (!Number.isInteger(port) || port <= 0) return undefined;
+  return `http://127.0.0.1:${port}${path.startsWith('/') ? path : `/${path}`}`;
+}
+
+function fieldRef(pod: Pod, rec: PodRecord, path: string, hostIp: string): string {
   switch (path) {
     case 'metadata.name': return rec.name;
     case 'metadata.namespace': return rec.namespace;
@@ -315,6 +428,9 @@ function fieldRef(pod: Pod, rec: PodRecord, path: string): string {
     case 'spec.nodeName': return pod.spec.nodeName ?? '';
     case 'spec.serviceAccountName': return pod.spec.serviceAccountName ?? 'default';
     case 'status.podIP': return rec.podIp ?? '';
+    case 'status.hostIP': return hostIp;
+    case 'status.podIPs': return rec.podIp ?? '';
+    case 'status.hostIPs': return hostIp;
     default: {
       const m = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(path);
       if (m) return (m[1] === 'labels' ? pod.metadata.labels : pod.metadata.annotations)?.[m[2]!] ?? '';

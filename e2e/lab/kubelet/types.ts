@@ -16,6 +16,7 @@ export interface Container {
   env?: EnvVar[];
   ports?: { containerPort: number; name?: string; protocol?: string }[];
   volumeMounts?: VolumeMount[];
+  readinessProbe?: { httpGet?: { path?: string; port?: number | string }; periodSeconds?: number };
 }
 
 export interface Pod extends KubeObject {
@@ -61,5 +62,7 @@ export interface PodRecord {
   containers: ContainerRecord[];
   /** Set when the sandbox (netns + CNI) could not be made. */
   sandboxError?: string;
+  /** Host-process pod (catalogue run mode `host-process`): no sandbox, the node's IP, `netns` is the node's. */
+  hostProcess?: boolean;
   restartPolicy: 'Always' | 'OnFailure' | 'Never';
 }

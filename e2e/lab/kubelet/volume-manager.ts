@@ -45,6 +45,8 @@ interface PodVolumes {
 export interface VolumeManagerConfig {
   client: KubeClient;
   log: (msg: string, fields?: Record<string, unknown>) => void;
+  /** The node's root directory (see node-root.ts): hostPath `/x/y` is `<nodeRoot>/x/y`. */
+  nodeRoot?: string;
 }
 
 /** How long a first mount waits for the watch of a ConfigMap/Secret to list it. */
@@ -97,17 +99,24 @@ export class VolumeManager {
     const inputs = this.inputs(pv);
     const rendered = [];
     for (const v of planned.plan.volumes) {
-      if (v.kind === 'emptyDir') continue;
+      if (v.kind !== 'files') continue;
       const r = renderVolume(v, inputs);
       if (!r.ok) return { ok: false, error: r.error };
       rendered.push({ name: v.name, files: r.files });
     }
+    const hostDirs = new Map<string, string>();
+    for (const v of planned.plan.volumes) {
+      if (v.kind !== 'hostPath' || !v.hostPath) continue;
+      const r = this.hostPath(v.name, v.hostPath);
+      if (!r.ok) return r;
+      hostDirs.set(v.name, r.path);
+    }
     const root = podRoot(podDir);
     mkdirSync(root, { recursive: true });
-    for (const v of planned.plan.volumes) mkdirSync(this.volumeDir(pv, v.name), { recursive: true });
+    for (const v of planned.plan.volumes) if (v.kind !== 'hostPath') mkdirSync(this.volumeDir(pv, v.name), { recursive: true });
     for (const r of rendered) this.writeFiles(pv, r.name, r.files);
     for (const link of planned.plan.links) {
-      const target = join(this.volumeDir(pv, link.volume), link.subPath ?? '');
+      const target = join(hostDirs.get(link.volume) ?? this.volumeDir(pv, link.volume), link.subPath ?? '');
       const at = join(root, link.path);
       mkdirSync(dirname(at), { recursive: true });
       if (link.subPath && !existsSync(target)) mkdirSync(target, { recursive: true });
@@ -168,6 +177,22 @@ export class VolumeManager {
 
   tearDownAll(): void {
     for (const uid of [...this.pods.keys()]) this.tearDown(uid);
+  }
+
+  /**
+   * The node directory (or file) a hostPath volume names, made as its type asks: the node roots of
+   * the lab start empty, so `Directory`, `File` and `Socket` are made or awaited like the *OrCreate types.
+   */
+  private hostPath(volume: string, hp: { path: string; type: string }): { ok: true; path: string } | { ok: false; error: string } {
+    if (!this.cfg.nodeRoot) return { ok: false, error: `MountVolume.SetUp failed for volume "${volume}" : this kubelet has no node root for hostPath volumes` };
+    const path = join(this.cfg.nodeRoot, hp.path);
+    if (hp.type === 'FileOrCreate' || hp.type === 'File') {
+      mkdirSync(dirname(path), { recursive: true });
+      if (!existsSync(path)) writeFileSync(path, '', { mode: 0o644 });
+    } else if (hp.type === 'Socket' || hp.type === 'CharDevice' || hp.type === 'BlockDevice') {
+      mkdirSync(dirname(path), { recursive: true });
+    } else if (!existsSync(path)) mkdirSync(path, { recursive: true });
+    return { ok: true, path };
   }
 
   private volumeDir(pv: PodVolumes, name: string): string {
@@ -232,7 +257,7 @@ export class VolumeManager {
     if (!pv.plan) return;
     const inputs = this.inputs(pv);
     for (const v of pv.plan.volumes) {
-      if (v.kind === 'emptyDir') continue;
+      if (v.kind !== 'files') continue;
       const r = renderVolume(v, inputs);
       if (!r.ok) {
         this.cfg.log('volume refresh failed, keeping the last files', { pod: `${pv.namespace}/${pv.pod.metadata.name}`, error: r.error });

@@ -31,6 +31,7 @@ export interface Volume {
   emptyDir?: Record<string, unknown>;
   downwardAPI?: { items?: DownwardApiItem[]; defaultMode?: number };
   projected?: { sources?: ProjectedSource[]; defaultMode?: number };
+  hostPath?: { path: string; type?: string };
   [other: string]: unknown;
 }
 
@@ -50,9 +51,14 @@ export type FileSource =
 
 export interface VolumePlan {
   name: string;
-  /** `emptyDir`: a directory the containers write; `files`: rendered from sources and kept fresh. */
-  kind: 'emptyDir' | 'files';
+  /**
+   * `emptyDir`: a directory the containers write; `files`: rendered from sources and kept fresh;
+   * `hostPath`: a path of the node (in the lab, below the node's root directory in the lab state).
+   */
+  kind: 'emptyDir' | 'files' | 'hostPath';
   sources: FileSource[];
+  /** hostPath only: the absolute node path and its Kubernetes type ('' when unset). */
+  hostPath?: { path: string; type: string };
 }
 
 export interface MountLink {
@@ -81,6 +87,9 @@ const TOKEN_MODE = 0o600;
 /** The apiserver's floor for expirationSeconds; kubelet's default when the spec has none is 1 h. */
 const DEFAULT_TOKEN_SECONDS = 3600;
 
+/** Kubernetes' hostPath types; the lab makes every path on demand (its node roots start empty). */
+const HOST_PATH_TYPES = new Set(['', 'DirectoryOrCreate', 'Directory', 'FileOrCreate', 'File', 'Socket', 'CharDevice', 'BlockDevice']);
+
 /** A relative path inside a volume: no `..` components, not absolute, not empty. */
 function relativeOk(p: string): boolean {
   if (!p || p.startsWith('/')) return false;
@@ -99,6 +108,20 @@ export function tokenSourceKey(s: Extract<FileSource, { kind: 'token' }>): strin
 function volumeSources(v: Volume, serviceAccount: string, errors: string[]): VolumePlan | undefined {
   const at = `volume "${v.name}"`;
   if (v.emptyDir) return { name: v.name, kind: 'emptyDir', sources: [] };
+  if (v.hostPath) {
+    const raw = v.hostPath.path ?? '';
+    const path = posix.normalize(raw);
+    if (!raw.startsWith('/') || raw.split('/').includes('..')) {
+      errors.push(`${at}: hostPath.path must be an absolute path: ${JSON.stringify(v.hostPath.path)}`);
+      return undefined;
+    }
+    const type = v.hostPath.type ?? '';
+    if (!HOST_PATH_TYPES.has(type)) {
+      errors.push(`${at}: hostPath.type ${JSON.stringify(type)} is not one of ${[...HOST_PATH_TYPES].map((t) => JSON.stringify(t)).join(', ')}`);
+      return undefined;
+    }
+    return { name: v.name, kind: 'hostPath', sources: [], hostPath: { path: path.replace(/\/+$/, '') || '/', type } };
+  }
   if (v.configMap) {
     return { name: v.name, kind: 'files', sources: [{ kind: 'configMap', name: v.configMap.name, items: v.configMap.items, optional: v.configMap.optional === true, mode: v.configMap.defaultMode ?? DEFAULT_MODE }] };
   }
@@ -124,7 +147,7 @@ function volumeSources(v: Volume, serviceAccount: string, errors: string[]): Vol
     return { name: v.name, kind: 'files', sources };
   }
   const kinds = Object.keys(v).filter((k) => k !== 'name');
-  errors.push(`${at}: unsupported volume source (${kinds.join(', ') || 'none'}); the lab supports emptyDir, configMap, secret, downwardAPI, projected`);
+  errors.push(`${at}: unsupported volume source (${kinds.join(', ') || 'none'}); the lab supports emptyDir, configMap, secret, downwardAPI, projected, hostPath`);
   return undefined;
 }
 
