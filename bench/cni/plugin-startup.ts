@@ -1,12 +1,13 @@
 // What ambient-cni adds to every pod start: N sequential CNI ADD execs of our plugin (through the
-// launcher the node agent installs) for a non-ambient pod (pass-through) and an ambient one (a
+// launcher the node agent installs, running the one-file bundle of `make cni-plugin`) for a non-ambient pod (pass-through) and an ambient one (a
 // stand-in agent answering at once), next to Debian's `loopback` and `bridge`+`host-local` ADD as
 // the baseline a runtime pays anyway. Prints median and p90 wall time per exec, side by side.
 // Run as root (the baselines need network namespaces): `node bench/cni/plugin-startup.ts`;
 // BENCH_N overrides N (default 30).
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_PLUGIN_BUNDLE } from '../../cni/agent/config.ts';
 import { launcherPath, PLUGIN_MAIN_PATH, renderLauncher } from '../../cni/plugin/launcher.ts';
 import { FakeAgent } from '../../cni/plugin/test-agent.ts';
 import { writeEnrollmentStateFile } from '../../cni/shared/enrollment-state.ts';
@@ -67,11 +68,20 @@ const netnses: ThrowawayNetns[] = [];
 let agent: FakeAgent | undefined;
 let code = 0;
 try {
+  // As the node agent installs it: the one-file bundle (make cni-plugin) behind the launcher, with
+  // a compile cache; then the TypeScript source (type stripping, hundreds of modules) beside it.
+  if (!existsSync(DEFAULT_PLUGIN_BUNDLE)) throw new Error(`no plugin bundle at ${DEFAULT_PLUGIN_BUNDLE}: run make cni-plugin`);
   const withCache = join(dir, 'bin');
   const noCache = join(dir, 'bin-nocache');
-  for (const d of [withCache, noCache, join(dir, 'net.d')]) mkdirSync(d);
-  for (const [bin, cache] of [[withCache, join(dir, 'compile-cache')], [noCache, undefined]] as const) {
-    writeFileSync(launcherPath(bin), renderLauncher({ nodePath: process.execPath, mainPath: PLUGIN_MAIN_PATH, ...(cache ? { compileCacheDir: cache } : {}) }));
+  const source = join(dir, 'bin-source');
+  for (const d of [withCache, noCache, source, join(dir, 'net.d')]) mkdirSync(d);
+  const launchers = [
+    [withCache, DEFAULT_PLUGIN_BUNDLE, join(dir, 'compile-cache')],
+    [noCache, DEFAULT_PLUGIN_BUNDLE, undefined],
+    [source, PLUGIN_MAIN_PATH, join(dir, 'compile-cache-source')],
+  ] as const;
+  for (const [bin, mainPath, cache] of launchers) {
+    writeFileSync(launcherPath(bin), renderLauncher({ nodePath: process.execPath, mainPath, ...(cache ? { compileCacheDir: cache } : {}) }));
     chmodSync(launcherPath(bin), 0o755);
   }
   const stateFile = join(dir, 'net.d', 'ambient-namespaces.state');
@@ -135,6 +145,7 @@ try {
   cases.push({ ...ours(withCache, 'plain'), name: 'ambient-cni pass-through' });
   cases.push({ ...ours(withCache, 'mesh'), name: 'ambient-cni captured' });
   cases.push({ ...ours(noCache, 'plain'), name: 'ambient-cni pass-through, no compile cache' });
+  cases.push({ ...ours(source, 'plain'), name: 'ambient-cni pass-through, from the .ts source' });
   cases.push({
     name: 'node -e 0 (Node start-up floor)',
     run: async () => {

@@ -1,5 +1,6 @@
-// The mesh driven entirely by Kubernetes objects: the controller (informers → workload xDS + CA),
-// the node agents and ztunnels on both lab nodes, ztunnels authenticated with pod-bound tokens.
+// The mesh driven entirely by Kubernetes objects, installed with Helm as a user installs it
+// (e2e/lab/mesh-helm.ts): istiod (informers → workload xDS + CA), the istio-cni node agents and
+// ztunnels on both lab nodes, ztunnels authenticated with their pods' projected tokens.
 // Labelling namespaces ambient turns their traffic into HBONE with the right identities; scaling
 // shows in /config_dump (how fast is bench/controller's push latency); AuthorizationPolicy and
 // PeerAuthentication take effect without restarts, each refusal proven by the destination ztunnel's
@@ -11,11 +12,12 @@ import { createCsr } from '../../lib/identity/index.ts';
 import { generateP256KeyPair, signingAlgorithmFor, x509 } from '../../lib/identity/x509.ts';
 import { testCaClient } from '../../controller/src/ca/test-client.ts';
 import { down, kubectlSync, podRef, up } from '../lab/lab.ts';
+import { HelmMesh } from '../lab/mesh-helm.ts';
 import { pollUntil } from '../lab/poll.ts';
 import { isReady, type PodJson } from '../lab/sample-apps.ts';
 import type { LabState } from '../lab/state.ts';
 import { expectRefused, talkTraced } from '../ztunnel/denial.ts';
-import { captureFabric, LabMesh } from '../ztunnel/lab-mesh.ts';
+import { captureFabric } from '../ztunnel/lab-mesh.ts';
 import { requireRoot, talk } from '../ztunnel/netns-harness.ts';
 
 const MANIFESTS = `
@@ -74,7 +76,7 @@ interface Dump { workloads: { name: string; namespace: string; tunnelProtocol: s
 
 describe('the mesh from Kubernetes objects: controller + agents + ztunnels (root)', () => {
   let lab: LabState;
-  let mesh: LabMesh;
+  let mesh: HelmMesh;
   let vip: string;
   const netns = (ns: string, name: string) => podRef(ns, name, lab).netns;
   const pods = (ns: string) => (JSON.parse(kubectlSync(lab, ['get', 'pods', '-n', ns, '-o', 'json']).stdout) as { items: (PodJson & { metadata: { name: string; annotations?: Record<string, string> }; status: { podIP?: string } })[] }).items;
@@ -91,11 +93,10 @@ describe('the mesh from Kubernetes objects: controller + agents + ztunnels (root
       return all.length === 4 && all.every(isReady);
     }, { timeoutMs: 90_000 });
     vip = kubectlSync(lab, ['get', 'svc', '-n', 'app-b', 'echo', '-o', 'jsonpath={.spec.clusterIP}']).stdout.trim();
-    mesh = await LabMesh.start(lab, { controller: true });
+    mesh = await HelmMesh.install(lab);
   }, 240_000);
 
   afterAll(async () => {
-    await mesh?.stop();
     await down();
   }, 120_000);
 
@@ -185,7 +186,7 @@ spec: { mtls: { mode: STRICT } }
     const ca = testCaClient(`127.0.0.1:${mesh.controller().ports.grpc}`);
     try {
       const token = (args: string[]) => kubectlSync(lab, ['create', 'token', ...args, '--audience', 'istio-ca', '--duration', '1h']).stdout.trim();
-      const ztunnelToken = (node: string) => token(['ztunnel', '-n', 'istio-system', '--bound-object-kind', 'Pod', '--bound-object-name', `ztunnel-${node}`]);
+      const ztunnelToken = (node: string) => token(['ztunnel', '-n', 'istio-system', '--bound-object-kind', 'Pod', '--bound-object-name', mesh.ztunnel(node).pod]);
       const csrFor = async (id: string) => (await createCsr(id)).csrPem;
       // node1's ztunnel may have sleep's identity (sleep runs on node1); node2's may not.
       expect((await ca.ask(ztunnelToken('node1'), await csrFor(SLEEP_ID), SLEEP_ID)).chain).toHaveLength(2);
@@ -214,6 +215,6 @@ spec: { mtls: { mode: STRICT } }
     const root = await pollUntil('the root ConfigMap in app-a', () => kubectlSync(lab, ['get', 'configmap', '-n', 'app-a', 'istio-ca-root-cert', '-o', 'jsonpath={.data.root-cert\\.pem}']).stdout || undefined, { timeoutMs: 20_000 });
     expect(root).toContain('BEGIN CERTIFICATE');
     const debug = await (await fetch(`http://127.0.0.1:${mesh.controller().ports.monitoring}/debug/connections`)).json() as { connections: { node: string }[] };
-    expect(debug.connections.map((c) => c.node.split('~')[2]).sort()).toEqual(['ztunnel-node1.istio-system', 'ztunnel-node2.istio-system']);
+    expect(debug.connections.map((c) => c.node.split('~')[2]).sort()).toEqual(['node1', 'node2'].map((n) => `${mesh.ztunnel(n).pod}.istio-system`).sort());
   });
 });

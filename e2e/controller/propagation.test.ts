@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { down, kubectlSync, up } from '../lab/lab.ts';
 import { pollUntil } from '../lab/poll.ts';
 import type { LabState } from '../lab/state.ts';
-import { LabMesh } from '../ztunnel/lab-mesh.ts';
 import { requireRoot } from '../ztunnel/netns-harness.ts';
+import { HelmMesh } from '../lab/mesh-helm.ts';
 
 const NS = 'prop-e2e';
 const TOTAL_MS = 175_000;
@@ -30,7 +30,7 @@ spec:
 
 describe('informer → xDS propagation under idle watches (root)', () => {
   let lab: LabState;
-  let mesh: LabMesh;
+  let mesh: HelmMesh;
   const dump = async () => JSON.stringify((JSON.parse(await mesh.admin('node1', '/config_dump')) as Dump).policies);
 
   beforeAll(async () => {
@@ -38,11 +38,10 @@ describe('informer → xDS propagation under idle watches (root)', () => {
     lab = await up({ nodes: 1 });
     kubectlSync(lab, ['create', 'namespace', NS]);
     kubectlSync(lab, ['label', 'ns', NS, 'istio.io/dataplane-mode=ambient']);
-    mesh = await LabMesh.start(lab, { controller: true });
+    mesh = await HelmMesh.install(lab);
   }, 240_000);
 
   afterAll(async () => {
-    await mesh?.stop();
     await down();
   }, 120_000);
 

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { down, kubectlSync, up } from '../lab/lab.ts';
 import { pollUntil } from '../lab/poll.ts';
 import type { LabState } from '../lab/state.ts';
-import { LabMesh } from '../ztunnel/lab-mesh.ts';
 import { requireRoot } from '../ztunnel/netns-harness.ts';
+import { HelmMesh } from '../lab/mesh-helm.ts';
 
 const NS = 'wp-e2e';
 
@@ -30,7 +30,6 @@ interface Obj {
 
 describe('waypoint deployer: Gateways of class istio-waypoint (root)', () => {
   let lab: LabState;
-  let mesh: LabMesh;
   const get = (kind: string, name: string, ns: string | undefined = NS): Obj | undefined => {
     const r = kubectlSync(lab, ['get', kind, name, ...(ns ? ['-n', ns] : []), '-o', 'json', '--ignore-not-found']);
     return r.stdout.trim() ? (JSON.parse(r.stdout) as Obj) : undefined;
@@ -41,11 +40,10 @@ describe('waypoint deployer: Gateways of class istio-waypoint (root)', () => {
     requireRoot('e2e/controller/waypoint-deployer.test.ts');
     lab = await up({ nodes: 2 });
     kubectlSync(lab, ['create', 'namespace', NS]);
-    mesh = await LabMesh.start(lab, { controller: true });
+    await HelmMesh.install(lab);
   }, 240_000);
 
   afterAll(async () => {
-    await mesh?.stop();
     await down();
   }, 120_000);
 

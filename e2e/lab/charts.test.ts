@@ -254,7 +254,7 @@ describe('charts: lint and render (helm from the tools cache)', () => {
       expect(parsed.ok, JSON.stringify(parsed)).toBe(true);
       if (parsed.ok) expect(parsed.config).toMatchObject({ nodeName: 'node1', cniBinDir: '/opt/cni/bin', cniNetDir: '/etc/cni/net.d', dnsCapture: true, flavour: 'iptables' });
       type Rule = { resources: string[]; verbs: string[] };
-      expect(find<{ rules: Rule[] } & KubeObject>(objs, 'ClusterRole', 'istio-cni').rules.map((r) => [r.resources, r.verbs])).toEqual([[['pods'], ['get', 'list', 'watch', 'patch']], [['namespaces'], ['get', 'list', 'watch']]]);
+      expect(find<{ rules: Rule[] } & KubeObject>(objs, 'ClusterRole', 'istio-cni').rules.map((r) => [r.resources, r.verbs])).toEqual([[['pods'], ['get', 'list', 'watch', 'patch']], [['namespaces'], ['get', 'list', 'watch']], [['daemonsets'], ['get']]]);
     });
 
     it("an Istio user's values (cni: shape) and Istio's top-level shape both land", () => {

@@ -1,4 +1,4 @@
-// `make demo-bookinfo`: the lab with the mesh (controller mode), the Bookinfo-shaped sample in an
+// `make demo-bookinfo`: the lab with the mesh (installed with Helm, as `make demo`), the Bookinfo-shaped sample in an
 // ambient namespace with a waypoint, and Istio's traffic-management tasks replayed on it with the
 // YAML their pages use: DestinationRules with subsets; all traffic to reviews v1; user jason to v2;
 // 50/50 v1/v3 then 100 % v3; a 7 s delay for jason on ratings (productpage's 3 s timeout + one retry
@@ -6,7 +6,6 @@
 // by a bounded burst (503s with flag UO). Each step prints what it applies and what 10–20 requests
 // to productpage from the sleep pod saw. The lab keeps running; tear down with `make lab-down`.
 import { spawnSync } from 'node:child_process';
-import { LabMesh } from '../ztunnel/lab-mesh.ts';
 import { http1Requests } from '../waypoint/clients.ts';
 import { bookinfoServices, bookinfoWorkloads, type BookinfoAddresses } from './bookinfo.ts';
 import { REPO_ROOT } from './config.ts';
@@ -15,6 +14,7 @@ import { down, kubectlSync, podRef, runningLab, up } from './lab.ts';
 import { pollUntil } from './poll.ts';
 import { isReady, type PodJson } from './sample-apps.ts';
 import type { LabState } from './state.ts';
+import { HelmMesh } from './mesh-helm.ts';
 
 const NS = 'bookinfo';
 const fqdn = (svc: string) => `${svc}.${NS}.svc.cluster.local`;
@@ -190,8 +190,8 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   if (runningLab()) throw new Error('a lab is already running; tear it down first with: make lab-down');
   const lab: LabState = await up({ nodes: 2, log: (l) => console.log(`  ${l}`) });
-  console.log('  starting the mesh: controller, and a node agent + ztunnel on each node');
-  const mesh = await LabMesh.start(lab, { controller: true });
+  console.log('  installing the mesh with Helm: istiod, and an istio-cni node agent + ztunnel on each node');
+  const mesh = await HelmMesh.install(lab, { log: (l) => console.log(`  ${l}`) });
   const kubectl = (args: string[], input?: string) => kubectlSync(lab, args, input);
   const apply = (yaml: string) => kubectl(['apply', '-n', NS, '-f', '-'], yaml);
 

@@ -1,14 +1,16 @@
-// `make demo`: a 2-node lab running the mesh (controller, one node agent and one ztunnel per node),
-// two sample apps, and the ambient story printed for a person: plaintext between the nodes first;
+// `make demo`: a 2-node lab, two sample apps, the mesh installed as a user installs it (the four
+// Helm releases of charts/, each `helm install` printed: istiod, and the istio-cni node agent and
+// ztunnel DaemonSets, one pod per node), and the ambient story printed for a person: plaintext between the nodes first;
 // `kubectl label namespace … istio.io/dataplane-mode=ambient`; the same request now over HBONE (the
 // fabric sees only TLS on 15008) with both SPIFFE identities in ztunnel's access log; a DENY
 // AuthorizationPolicy taking effect and going away; then a waypoint (`ambientctl waypoint apply
 // --enroll-namespace --wait`): requests to the Service now cross it (its access log line and
 // istio_requests_total{reporter="waypoint"}), and `ambientctl waypoint delete` sends them direct again.
 import { spawnSync } from 'node:child_process';
-import { captureFabric, LabMesh } from '../ztunnel/lab-mesh.ts';
+import { captureFabric } from '../ztunnel/lab-mesh.ts';
 import { REPO_ROOT } from './config.ts';
 import { down, exec, kubectl, kubectlSync, runningLab, up } from './lab.ts';
+import { HelmMesh } from './mesh-helm.ts';
 import { pollUntil } from './poll.ts';
 import { isReady, sampleApps, type PodJson } from './sample-apps.ts';
 
@@ -39,8 +41,9 @@ async function main(): Promise<void> {
     const ps = pods();
     return ps.length === 3 && ps.every(isReady) ? ps : undefined;
   }, { timeoutMs: 90_000 });
-  console.log('  starting the mesh: controller, and a node agent + ztunnel on each node');
-  const mesh = await LabMesh.start(lab, { controller: true });
+  console.log('\nInstalling the mesh with Helm (charts/, the lab\'s values in e2e/lab/helm-values/)');
+  const mesh = await HelmMesh.install(lab, { log: (l) => console.log(`  ${l}`) });
+  console.log(kubectl(['get', 'pods', '-n', 'istio-system', '-o', 'custom-columns=NAME:.metadata.name,READY:.status.conditions[?(@.type=="Ready")].status,NODE:.spec.nodeName']).stdout.trimEnd().replace(/^/gm, '  '));
 
   console.log('\nNodes');
   console.log(kubectl(['get', 'nodes', '-o', 'custom-columns=NAME:.metadata.name,READY:.status.conditions[?(@.type=="Ready")].status,POD-CIDR:.spec.podCIDR']).stdout.trimEnd());
@@ -130,7 +133,8 @@ async function main(): Promise<void> {
   console.log(`\nDemo ready in ${Math.round((Date.now() - t0) / 1000)} s. The mesh keeps running; try:`);
   console.log(`  curl -s http://127.0.0.1:${z.ports.admin}/config_dump      # ztunnel on ${target.spec.nodeName}: workloads, services, policies, certificates`);
   console.log(`  curl -s http://127.0.0.1:${z.ports.metrics}/metrics          # istio_tcp_* metrics`);
-  console.log(`  curl -s http://127.0.0.1:${mesh.controller().ports.monitoring}/debug/connections   # what the controller sent each ztunnel`);
+  console.log(`  curl -s http://127.0.0.1:${mesh.controller().ports.monitoring}/debug/connections   # what istiod sent each ztunnel`);
+  console.log(`  KUBECONFIG=${lab.kubeconfig} ${lab.toolsBin}/helm list -n istio-system   # the four releases; helm upgrade/uninstall work as on a cluster`);
   console.log(`  e2e/lab/lab exec -n ${NS} ${client.metadata.name} -- curl -s ${url}`);
   console.log(`  e2e/lab/lab ambientctl waypoint apply -n ${NS} --enroll-namespace --wait   # the waypoint again; then: lab ambientctl ztunnel-config services`);
   console.log('Tear down with: make lab-down   (or e2e/lab/lab down)');

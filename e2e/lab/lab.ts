@@ -233,7 +233,11 @@ export function podLogPath(namespace: string, name: string, container: string, s
 
 /** A container's log lines that are JSON objects, parsed (other lines, and a line being written, are skipped). */
 export function podLogLines(namespace: string, name: string, container: string, state = requireLab()): Record<string, unknown>[] {
-  const file = podLogPath(namespace, name, container, state);
+  return readJsonLines(podLogPath(namespace, name, container, state));
+}
+
+/** A log file's lines that are JSON objects, parsed (none when the file is not there). */
+export function readJsonLines(file: string): Record<string, unknown>[] {
   if (!existsSync(file)) return [];
   const out: Record<string, unknown>[] = [];
   for (const l of readFileSync(file, 'utf8').split('\n')) {

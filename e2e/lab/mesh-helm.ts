@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { REPO_ROOT } from './config.ts';
 import { tail } from './daemons.ts';
 import { run, type RunResult } from './exec.ts';
-import { kubectlSync, podLogLines, podLogPath, podRef } from './lab.ts';
+import { kubectlSync, podLogLines, podLogPath, podRef, readJsonLines } from './lab.ts';
+import { waypointProcess, type WaypointProcess } from '../ztunnel/lab-mesh.ts';
 import { pollUntil } from './poll.ts';
 import { writeState, type LabState } from './state.ts';
 
@@ -209,4 +210,96 @@ function recordZtunnelAdmin(lab: LabState): void {
   for (const [node, z] of ztunnelPods(lab)) ports[node] = z.ports.admin;
   lab.ztunnelAdminPorts = Object.keys(ports).length ? ports : undefined;
   writeState(lab);
+}
+
+/** A ztunnel pod's process as the whole-mesh suites see it (the same shape as LabMesh's, plus the pod). */
+export interface HelmZtunnel {
+  pod: string;
+  pid: number;
+  log: string;
+  ports: { admin: number; metrics: number; readiness: number };
+}
+
+/** istiod's ports: fixed on the host's loopback by e2e/lab/helm-values/istiod.yaml. */
+const ISTIOD_PORTS = { grpc: 15010, grpcTls: 15012, monitoring: 15014 } as const;
+
+/**
+ * The Helm-installed mesh, with the handle the whole-mesh suites and `make demo` use (the methods
+ * LabMesh has for them): each node's ztunnel pod, istiod, their admin/metrics endpoints and logs.
+ * Log lines of a node's earlier ztunnel pods (before an upgrade) stay readable while their files do.
+ */
+export class HelmMesh {
+  readonly lab: LabState;
+  private readonly ztunnelLogs = new Map<string, Set<string>>();
+
+  private constructor(lab: LabState) {
+    this.lab = lab;
+  }
+
+  /** `helm install` of the four releases (each command printed through `opts.log`), waiting until Ready. */
+  static async install(lab: LabState, opts: MeshHelmOptions = {}): Promise<HelmMesh> {
+    await installMesh(lab, opts);
+    const mesh = new HelmMesh(lab);
+    mesh.refresh();
+    return mesh;
+  }
+
+  private refresh(): Map<string, ZtunnelPod> {
+    const pods = ztunnelPods(this.lab);
+    for (const [node, z] of pods) {
+      const logs = this.ztunnelLogs.get(node) ?? new Set<string>();
+      try {
+        logs.add(podLogPath(MESH_NAMESPACE, z.pod, 'istio-proxy', this.lab));
+      } catch {
+        /* the pod left its node between the two reads */
+      }
+      this.ztunnelLogs.set(node, logs);
+    }
+    return pods;
+  }
+
+  ztunnel(node: string): HelmZtunnel {
+    const z = this.refresh().get(node);
+    if (!z || z.pid === null) throw new Error(`no Ready ztunnel pod on ${node}`);
+    return { pod: z.pod, pid: z.pid, ports: z.ports, log: podLogPath(MESH_NAMESPACE, z.pod, 'istio-proxy', this.lab) };
+  }
+
+  controller(): { pid: number; log: string; ports: typeof ISTIOD_PORTS } {
+    const pod = meshPods(this.lab).find((p) => p.metadata.labels?.app === 'istiod' && !p.metadata.deletionTimestamp && podReady(p));
+    if (!pod) throw new Error('no Ready istiod pod');
+    const ref = podRef(MESH_NAMESPACE, pod.metadata.name, this.lab);
+    const pid = ref.containers.discovery?.pid;
+    if (pid == null) throw new Error(`istiod pod ${pod.metadata.name} has no running discovery container`);
+    return { pid, log: podLogPath(MESH_NAMESPACE, pod.metadata.name, 'discovery', this.lab), ports: ISTIOD_PORTS };
+  }
+
+  async admin(node: string, path: string): Promise<string> {
+    return (await fetch(`http://127.0.0.1:${this.ztunnel(node).ports.admin}${path}`)).text();
+  }
+
+  async metrics(node: string): Promise<string> {
+    return (await fetch(`http://127.0.0.1:${this.ztunnel(node).ports.metrics}/metrics`)).text();
+  }
+
+  /** Every log line of `node`'s ztunnel pods (the current one and those seen before it), parsed. */
+  logLines(node: string): Record<string, unknown>[] {
+    this.refresh();
+    const out: Record<string, unknown>[] = [];
+    for (const f of this.ztunnelLogs.get(node) ?? []) out.push(...readJsonLines(f));
+    return out;
+  }
+
+  /** A pod's container log lines parsed as JSON (e.g. a waypoint's access log). */
+  podLogLines(namespace: string, podName: string, container = 'istio-proxy'): Record<string, unknown>[] {
+    return podLogLines(namespace, podName, container, this.lab);
+  }
+
+  waypointProcess(namespace: string, podName: string): WaypointProcess | undefined {
+    return waypointProcess(this.lab, namespace, podName);
+  }
+
+  /** `helm uninstall` of every release; the pods stay, in plaintext. */
+  async stop(opts: MeshHelmOptions = {}): Promise<void> {
+    await uninstallMesh(this.lab, { log: () => {}, ...opts });
+  }
 }

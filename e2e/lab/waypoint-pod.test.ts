@@ -13,7 +13,8 @@ import { down, kubectlSync, podRef, runningLab, up } from './lab.ts';
 import { pollUntil } from './poll.ts';
 import { isReady, type PodJson } from './sample-apps.ts';
 import type { LabState } from './state.ts';
-import { LabMesh, type WaypointProcess } from '../ztunnel/lab-mesh.ts';
+import { type WaypointProcess } from '../ztunnel/lab-mesh.ts';
+import { HelmMesh } from './mesh-helm.ts';
 
 const NS = 'wp-pod';
 
@@ -32,7 +33,7 @@ spec:
 
 describe('a waypoint pod on the lab (root)', () => {
   let lab: LabState;
-  let mesh: LabMesh;
+  let mesh: HelmMesh;
   let podName: string;
   let wp: WaypointProcess;
   const waypointPods = () => (JSON.parse(kubectlSync(lab, ['get', 'pods', '-n', NS, '-l', 'gateway.networking.k8s.io/gateway-name=waypoint', '-o', 'json']).stdout) as { items: (PodJson & { metadata: { uid: string } })[] }).items;
@@ -40,12 +41,11 @@ describe('a waypoint pod on the lab (root)', () => {
   beforeAll(async () => {
     if (runningLab()) throw new Error("a lab is already running: this suite brings up its own; run 'e2e/lab/lab down' first");
     lab = await up({ nodes: 1 });
-    mesh = await LabMesh.start(lab, { controller: true });
+    mesh = await HelmMesh.install(lab);
     kubectlSync(lab, ['apply', '-f', '-'], MANIFESTS);
   }, 300_000);
 
   afterAll(async () => {
-    await mesh?.stop();
     if (runningLab()) await down();
   }, 120_000);
 

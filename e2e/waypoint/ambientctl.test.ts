@@ -8,8 +8,8 @@ import { down, kubectlSync, up } from '../lab/lab.ts';
 import { pollUntil } from '../lab/poll.ts';
 import { isReady, type PodJson } from '../lab/sample-apps.ts';
 import type { LabState } from '../lab/state.ts';
-import { LabMesh } from '../ztunnel/lab-mesh.ts';
 import { requireRoot } from '../ztunnel/netns-harness.ts';
+import { HelmMesh } from '../lab/mesh-helm.ts';
 
 const BIN = fileURLToPath(new URL('../../cli/bin/ambientctl', import.meta.url));
 const NS = 'wp-cli';
@@ -27,7 +27,7 @@ spec: { nodeName: node1, containers: [{ name: main, image: lab/sleep }] }
 
 describe('ambientctl on the lab (root)', () => {
   let lab: LabState;
-  let mesh: LabMesh;
+  let mesh: HelmMesh;
   const ctl = (args: string[], env: NodeJS.ProcessEnv = {}) => {
     const r = spawnSync(BIN, args, { encoding: 'utf8', env: { ...process.env, KUBECONFIG: lab.kubeconfig, ...env }, timeout: 60_000 });
     return { code: r.status, out: r.stdout, err: r.stderr };
@@ -42,11 +42,10 @@ describe('ambientctl on the lab (root)', () => {
       const pods = (JSON.parse(kubectlSync(lab, ['get', 'pods', '-n', NS, '-o', 'json']).stdout) as { items: PodJson[] }).items;
       return pods.length === 1 && pods.every(isReady);
     }, { timeoutMs: 90_000 });
-    mesh = await LabMesh.start(lab, { controller: true });
+    mesh = await HelmMesh.install(lab);
   }, 240_000);
 
   afterAll(async () => {
-    await mesh?.stop();
     await down();
   }, 120_000);
 

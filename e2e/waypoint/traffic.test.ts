@@ -1,4 +1,4 @@
-// Traffic management and L7 policy in the waypoint (issue 10) on the lab with the whole mesh, driven
+// Traffic management and L7 policy in the waypoint (issue 10) on the lab with the whole mesh (Helm-installed), driven
 // only by Kubernetes objects: one `it` per field group of VirtualService (match, weights, timeout,
 // retries, fault, mirror, rewrite, redirect, directResponse, headers, CORS, tcp), DestinationRule
 // (subsets + ROUND_ROBIN, connection pool → 503 UO, outlier ejection and return), HTTPRoute and
@@ -17,9 +17,9 @@ import { down, kubectlSync, podRef, up } from '../lab/lab.ts';
 import { pollUntil } from '../lab/poll.ts';
 import { isReady, type PodJson } from '../lab/sample-apps.ts';
 import type { LabState } from '../lab/state.ts';
-import { LabMesh } from '../ztunnel/lab-mesh.ts';
 import { requireRoot, talk } from '../ztunnel/netns-harness.ts';
 import { grpcStream, h2Session, http1Requests, type HttpResult } from './clients.ts';
+import { HelmMesh } from '../lab/mesh-helm.ts';
 
 const NS = 'traffic';
 const fqdn = (svc: string) => `${svc}.${NS}.svc.cluster.local`;
@@ -171,7 +171,7 @@ type Dump = { configs: Record<string, unknown>[] };
 
 describe('traffic management and L7 policy in the waypoint (root)', () => {
   let lab: LabState;
-  let mesh: LabMesh;
+  let mesh: HelmMesh;
   let vips: Record<string, string> = {};
   let clientNetns: string;
   let waypointName: string;
@@ -243,7 +243,7 @@ describe('traffic management and L7 policy in the waypoint (root)', () => {
   beforeAll(async () => {
     requireRoot('e2e/waypoint/traffic.test.ts');
     lab = await up({ nodes: 2 });
-    mesh = await LabMesh.start(lab, { controller: true });
+    mesh = await HelmMesh.install(lab);
     kubectl(['create', 'namespace', NS]);
     kubectl(['label', 'namespace', NS, 'istio.io/dataplane-mode=ambient']);
     const r = ambientctl(['waypoint', 'apply', '-n', NS, '--enroll-namespace', '--wait']);
@@ -271,7 +271,6 @@ describe('traffic management and L7 policy in the waypoint (root)', () => {
   }, 400_000);
 
   afterAll(async () => {
-    await mesh?.stop();
     await down();
   }, 120_000);
 

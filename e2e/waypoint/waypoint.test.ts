@@ -1,4 +1,4 @@
-// The waypoint on the lab with the whole mesh (controller, node agents, ztunnels), driven only by
+// The waypoint on the lab with the whole mesh installed with Helm (istiod, istio-cni, ztunnel), driven only by
 // Kubernetes objects and ambientctl: `waypoint apply --enroll-namespace --wait` deploys it from a
 // Gateway; HTTP/1.1, HTTP/2 and gRPC from a client pod reach the service through it (its access log,
 // istio_requests_total{reporter="waypoint"} and the fabric capture client node → waypoint node →
@@ -16,9 +16,10 @@ import { down, kubectlSync, podRef, up } from '../lab/lab.ts';
 import { pollUntil } from '../lab/poll.ts';
 import { isReady, type PodJson } from '../lab/sample-apps.ts';
 import type { LabState } from '../lab/state.ts';
-import { captureFabric, LabMesh } from '../ztunnel/lab-mesh.ts';
+import { captureFabric } from '../ztunnel/lab-mesh.ts';
 import { requireRoot, talk } from '../ztunnel/netns-harness.ts';
 import { grpcStream, h2Request, h2Session, http1Requests, sha256 } from './clients.ts';
+import { HelmMesh } from '../lab/mesh-helm.ts';
 
 const NS = 'shop';
 const HOST = `echo.${NS}.svc.cluster.local`;
@@ -83,7 +84,7 @@ interface GatewayJson {
 
 describe('the waypoint: deployed from a Gateway, L7 for HTTP/1.1, HTTP/2 and gRPC (root)', () => {
   let lab: LabState;
-  let mesh: LabMesh;
+  let mesh: HelmMesh;
   let vip: string;
   let appNode: string;
   let waypointNode: string;
@@ -112,13 +113,12 @@ describe('the waypoint: deployed from a Gateway, L7 for HTTP/1.1, HTTP/2 and gRP
   beforeAll(async () => {
     requireRoot('e2e/waypoint/waypoint.test.ts');
     lab = await up({ nodes: 2 });
-    mesh = await LabMesh.start(lab, { controller: true });
+    mesh = await HelmMesh.install(lab);
     kubectlSync(lab, ['create', 'namespace', NS]);
     kubectlSync(lab, ['label', 'namespace', NS, 'istio.io/dataplane-mode=ambient']);
   }, 300_000);
 
   afterAll(async () => {
-    await mesh?.stop();
     await down();
   }, 120_000);
 

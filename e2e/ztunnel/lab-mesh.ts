@@ -15,7 +15,7 @@ import { ZdsServer, type ZdsWorkloadInfo } from '../../lib/zds/index.ts';
 import { REPO_ROOT } from '../lab/config.ts';
 import { startDaemon, tail } from '../lab/daemons.ts';
 import { KubeClient } from '../lab/kube-client.ts';
-import { kubectlSync, podLogLines, podLogPath, podRef } from '../lab/lab.ts';
+import { kubectlSync, podLogLines, podLogPath, podRef, readJsonLines } from '../lab/lab.ts';
 import { pollUntil } from '../lab/poll.ts';
 import { isAlive, writeState, type LabNode, type LabState } from '../lab/state.ts';
 import { checkAllTls, readPcapTcp, type TlsCheck } from './pcap.ts';
@@ -528,16 +528,7 @@ spec: { nodeName: ${n.name}, hostNetwork: true, serviceAccountName: ztunnel, con
     const n = this.node(node);
     const out: Record<string, unknown>[] = [];
     for (let g = 1; g <= n.generations; g++) {
-      const f = join(n.dir, `ztunnel-${g}.log`);
-      if (!existsSync(f)) continue;
-      for (const l of readFileSync(f, 'utf8').split('\n')) {
-        if (!l.startsWith('{')) continue;
-        try {
-          out.push(JSON.parse(l) as Record<string, unknown>);
-        } catch {
-          /* a line being written */
-        }
-      }
+      out.push(...readJsonLines(join(n.dir, `ztunnel-${g}.log`)));
     }
     return out;
   }

@@ -79,7 +79,7 @@ describe('planMounts', () => {
     ['two volumes at one path', [{ name: 'a', emptyDir: {} }, { name: 'b', emptyDir: {} }], [[{ name: 'a', mountPath: '/x' }], [{ name: 'b', mountPath: '/x' }]], /volumeMount "b" at "\/x": another mount uses that path/],
     ['nested mounts', [{ name: 'a', emptyDir: {} }, { name: 'b', emptyDir: {} }], [[{ name: 'a', mountPath: '/x' }, { name: 'b', mountPath: '/x/y' }]], /mount \/x\/y is inside mount \/x/],
     ['a volume declared twice', [{ name: 'a', emptyDir: {} }, { name: 'a', emptyDir: {} }], [], /volume "a": declared twice/],
-    ['an unsupported volume source', [{ name: 'h', hostPath: { path: '/etc' } }], [], /volume "h": unsupported volume source \(hostPath\)/],
+    ['an unsupported volume source', [{ name: 'h', nfs: { server: 'x', path: '/etc' } }], [], /volume "h": unsupported volume source \(nfs\)/],
     ['an unsupported projection', [{ name: 'p', projected: { sources: [{ clusterTrustBundle: {} }] } }], [], /volume "p": sources\[0\]: unsupported projection \(clusterTrustBundle\)/],
     ['a token path escaping the volume', [{ name: 'p', projected: { sources: [{ serviceAccountToken: { path: '../t' } }] } }], [], /serviceAccountToken.path: not a relative path/],
   ])('refuses %s', (_what, volumes, mounts, message) => {
