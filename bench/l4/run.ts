@@ -54,7 +54,7 @@ interface PairResult {
   cpu: { throughput: number; conns: number };
 }
 
-async function iperf(clientNs: string, serverNs: string, host: string, seconds: number): Promise<{ gbps: number; bytes: number }> {
+export async function iperf(clientNs: string, serverNs: string, host: string, seconds: number): Promise<{ gbps: number; bytes: number }> {
   const server = spawn('nsenter', [`--net=${serverNs}`, '--', 'iperf3', '-s', '-1', '-p', String(IPERF_PORT)], { stdio: 'ignore' });
   try {
     await pollUntil('iperf3 server to listen', () => spawnSync('nsenter', [`--net=${serverNs}`, '--', 'ss', '-Hltn', `sport = :${IPERF_PORT}`], { encoding: 'utf8' }).stdout.includes(`:${IPERF_PORT}`), { timeoutMs: 10_000 });
@@ -83,8 +83,8 @@ async function measure(lab: LabState, ns: string, o: L4Options, ztunnelPids: () 
   return { throughputGbps: tp.gbps, bytes: tp.bytes, fixed, max, conns, cpu: { throughput: c1 - c0, conns: c3 - c2 } };
 }
 
-/** Deploys the two pairs, captures the mesh pair, measures both; returns the table rows. */
-export async function runL4(lab: LabState, mesh: LabMesh, o: L4Options = DEFAULT_L4, log: (l: string) => void = () => {}): Promise<Row[]> {
+/** Deploys the two pairs (bench-plain, bench-mesh) and captures the mesh pair. */
+export async function deployPairs(lab: LabState, mesh: LabMesh): Promise<void> {
   kubectlSync(lab, ['apply', '-f', '-'], `${pair('bench-plain')}\n${pair('bench-mesh')}`);
   await pollUntil('the bench pods to be Ready', () => {
     const pods = [...['bench-plain', 'bench-mesh']].flatMap((ns) => (JSON.parse(kubectlSync(lab, ['get', 'pods', '-n', ns, '-o', 'json']).stdout) as { items: PodJson[] }).items);
@@ -92,6 +92,11 @@ export async function runL4(lab: LabState, mesh: LabMesh, o: L4Options = DEFAULT
   }, { timeoutMs: 90_000 });
   for (const name of ['client', 'server']) await mesh.enroll('bench-mesh', name);
   await mesh.syncConfig();
+}
+
+/** Deploys the two pairs, captures the mesh pair, measures both; returns the table rows. */
+export async function runL4(lab: LabState, mesh: LabMesh, o: L4Options = DEFAULT_L4, log: (l: string) => void = () => {}): Promise<Row[]> {
+  await deployPairs(lab, mesh);
   const zpids = () => lab.nodes.map((n) => mesh.ztunnel(n.name).pid);
   log(`baseline: bench-plain/client (node1) -> bench-plain/server (node2), ${o.seconds} s per measurement`);
   const base = await measure(lab, 'bench-plain', o, () => []);
