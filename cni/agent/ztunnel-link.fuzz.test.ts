@@ -38,7 +38,9 @@ describe('node agent ZDS protocol error counting under fuzzing', () => {
     zds.on('disconnected', (id, err) => ended.set(id, err));
     const snapshotDone = new Set<number>();
     zds.on('snapshotSent', (id) => snapshotDone.add(id));
-    const counted = (): number => Number(/^istio_cni_ztunnel_protocol_errors_total (\d+)$/m.exec(registry.render())?.[1] ?? 'NaN');
+    // An unlabelled counter has no sample line until its first increment: absent is 0 (the run's
+    // last check, protocolErrors > 0 with every count equal, proves the line does appear).
+    const counted = (): number => Number(/^istio_cni_ztunnel_protocol_errors_total (\d+)$/m.exec(registry.render())?.[1] ?? '0');
     let nextId = 1;
     let protocolErrors = 0;
     try {
