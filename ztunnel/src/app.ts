@@ -21,8 +21,8 @@ import { ZdsClient } from './inpod/zds-client.ts';
 import { workloadManagerConsumer } from './inpod/zds-workloads.ts';
 import { RoundRobin } from './proxy/build-request.ts';
 import { ConnectionManager, registerProxyErrors } from './proxy/connection-manager.ts';
-import { authorize } from './rbac/authorize.ts';
-import { ProxyState } from './state/proxy-state.ts';
+import { recheckOnChange, registerRecheckMetrics } from './proxy/policy-recheck.ts';
+import { ProxyState, registerStateMetrics } from './state/proxy-state.ts';
 import { applySnapshot } from './state/state-updater.ts';
 import { startWorkloadXds } from './xds/workload-xds.ts';
 
@@ -83,7 +83,7 @@ export async function startZtunnel(cfg: ZtunnelConfig, opts: StartOptions = {}):
   const registry = new Registry();
   const connections = new ConnectionManager(registerTcpMetrics(registry), log, registerProxyErrors(registry));
   const configErrors = registry.counter('ztunnel_config_rejections_total', 'Local config files rejected as invalid', []);
-  const state = new ProxyState();
+  const state = new ProxyState(registerStateMetrics(registry));
   // The root bundle files (CA_ROOT_CA, XDS_ROOT_CA: usually the same mounted ConfigMap), read once
   // here and re-read while running: a rotated root reaches new control-plane connections, and every
   // workload certificate is re-fetched so its chain carries the new trust bundle.
@@ -114,13 +114,8 @@ export async function startZtunnel(cfg: ZtunnelConfig, opts: StartOptions = {}):
     : undefined;
   const workloads = new WorkloadManager({ state, network: cfg.network, node: cfg.nodeName, connections, pool, secrets, pick: new RoundRobin().pick, log, ...(dns ? { dns } : {}) });
 
-  // Policy changes apply to live connections too.
-  state.onChange(() => {
-    connections.recheck(({ conn, destinationUid }) => {
-      const w = state.findWorkloadByUid(destinationUid);
-      return !!w && authorize(state.policiesFor(w), conn).kind === 'allow';
-    });
-  });
+  // Policy changes apply to live connections too (only those a change can affect are re-checked).
+  recheckOnChange(state, connections, registerRecheckMetrics(registry));
 
   let configLoaded = cfg.localXdsPath === undefined;
   const loadConfig = (): void => {

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from '../../../lib/log/logger.ts';
 import type { Registry } from '../../../lib/metrics/registry.ts';
 import { connectTcp, UdpSocket, type NetnsRef } from '../../../lib/netns/index.ts';
+import { hasChanges, touchedKeys, type StateChange } from '../state/change.ts';
 import type { ProxyState } from '../state/proxy-state.ts';
 import type { Workload } from '../state/types.ts';
 import { Forwarder } from './forwarder.ts';
@@ -38,7 +39,22 @@ export interface DnsProxyDepsOptions {
   log: Logger;
 }
 
-/** The per-process part: metrics registered, upstreams read, and a catalog rebuilt lazily on change. */
+/**
+ * Whether a batch can change the host catalog (./resolve.ts buildHostCatalog): any service change;
+ * a workload change only where the workload, before or after, backs a service without VIPs (only
+ * those answer with endpoint addresses). Policy-only batches never do.
+ */
+export function catalogAffected(state: Pick<ProxyState, 'findServiceByKey' | 'findWorkloadByUid'>, c: StateChange): boolean {
+  if (hasChanges(c.services)) return true;
+  const headless = (w: Workload | undefined): boolean =>
+    !!w && Object.keys(w.services).some((key) => state.findServiceByKey(key)?.vips.length === 0);
+  for (const uid of touchedKeys(c.workloads)) {
+    if (headless(state.findWorkloadByUid(uid)) || headless(c.previous.workloads.get(uid))) return true;
+  }
+  return false;
+}
+
+/** The per-process part: metrics registered, upstreams read, and a catalog rebuilt lazily after a change that affects it. */
 export function dnsProxyDeps(opts: DnsProxyDepsOptions): DnsProxyDeps {
   let text = '';
   try {
@@ -48,8 +64,8 @@ export function dnsProxyDeps(opts: DnsProxyDepsOptions): DnsProxyDeps {
   }
   const conf = parseResolvConf(text);
   let catalog: HostCatalog | undefined;
-  opts.state.onChange(() => {
-    catalog = undefined;
+  opts.state.onChange((c) => {
+    if (catalogAffected(opts.state, c)) catalog = undefined;
   });
   return {
     catalog: () => (catalog ??= buildHostCatalog(opts.state.services(), (key) => opts.state.serviceEndpoints(key), opts.network)),

@@ -116,7 +116,7 @@ export class ConnectionManager {
     this.log.warn({ ...fields, response_flags: flag }, 'inbound HBONE connection refused');
   }
 
-  /** Closes every live connection that `stillAllowed` now refuses. */
+  /** Closes every live connection that `stillAllowed` now refuses (./policy-recheck.ts decides which need asking). */
   recheck(stillAllowed: (rbac: NonNullable<TrackedConnection['rbac']>) => boolean): number {
     let closed = 0;
     for (const t of [...this.live.values()]) {

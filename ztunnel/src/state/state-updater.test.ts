@@ -4,7 +4,7 @@ import { ProxyState } from './proxy-state.ts';
 import { applySnapshot } from './state-updater.ts';
 
 describe('applySnapshot', () => {
-  it('adds, replaces and removes to match the snapshot, notifying listeners', () => {
+  it('adds, replaces and removes to match the snapshot, notifying listeners once per snapshot', () => {
     const s = new ProxyState();
     let changes = 0;
     s.onChange(() => changes++);
@@ -15,6 +15,18 @@ describe('applySnapshot', () => {
     expect(s.findWorkloadByAddress('', '10.0.0.2')).toBeUndefined();
     expect(s.services()).toEqual([]);
     expect(s.policies()).toEqual([]);
-    expect(changes).toBeGreaterThan(0);
+    expect(changes).toBe(2);
+  });
+
+  it('one snapshot is one notification, and an unchanged snapshot none', () => {
+    const s = new ProxyState();
+    const snap = { workloads: [workload({ name: 'a', ip: '10.0.0.1' }), workload({ name: 'b', ip: '10.0.0.2' })], services: [service({ name: 's', vip: '10.96.0.1' })], policies: [policy({ name: 'p' })] };
+    applySnapshot(s, snap);
+    let changes = 0;
+    s.onChange(() => changes++);
+    applySnapshot(s, structuredClone(snap));
+    expect(changes).toBe(0);
+    applySnapshot(s, { ...snap, workloads: [workload({ name: 'c', ip: '10.0.0.3' })], policies: [] });
+    expect(changes).toBe(1);
   });
 });
