@@ -12,7 +12,7 @@ export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
 export NODE_OPTIONS := --disable-warning=ExperimentalWarning
 VITEST := node_modules/.bin/vitest
 
-.PHONY: help deps node_modules cni-plugin gen tools images test-images typecheck check-deps unit fuzz e2e test demo demo-bookinfo lab-up lab-down bench-l4 bench-l4-profile bench-waypoint bench-cni bench-controller clean
+.PHONY: help deps node_modules cni-plugin bundles gen tools images test-images typecheck check-deps unit fuzz e2e test demo demo-bookinfo lab-up lab-down bench-l4 bench-l4-profile bench-waypoint bench-cni bench-ztunnel-rss bench-controller clean
 
 help:
 	@echo "make demo      bring up the lab cluster (2 nodes), deploy sample apps, show a cross-node request"
@@ -27,6 +27,7 @@ help:
 	@echo "make bench-l4  no mesh vs ztunnel on the lab, side by side (BENCH_SECONDS, BENCH_RATE)"
 	@echo "make bench-l4-profile  CPU profile of both ztunnels during one iperf3 stream: self time by function and module"
 	@echo "make bench-waypoint  no mesh vs L4 vs L4 + waypoint (HTTP/1.1) on the lab, side by side (BENCH_SECONDS, BENCH_RATE)"
+	@echo "make bench-ztunnel-rss  ztunnel RSS idle with 100 captured pods and start-up time: sources vs the bundle"
 	@echo "make bench-cni CNI plugin start-up per pod, next to Debian's plugins; node agent add-pod with 200 pods"
 	@echo "make bench-controller  controller push latency (pod Ready -> every ztunnel) at 1k and 10k pods, with RSS (BENCH_PODS)"
 
@@ -42,6 +43,10 @@ node_modules/.installed: package.json package-lock.json lib/netns/native/binding
 # starts an agent needs it).
 cni-plugin: node_modules
 	@node scripts/build-cni-plugin.ts
+
+# The one-file bundles the lab's Helm-installed mesh and the images run: the CNI plugin and ztunnel.
+bundles: cni-plugin
+	@node scripts/build-ztunnel.ts
 
 # lib/proto/gen: TypeScript types from every .proto (checked in; rerun after changing a .proto or lib/proto/proto-files.ts).
 gen: node_modules
@@ -75,21 +80,21 @@ FUZZ_RUNS ?= 1000000
 fuzz: node_modules
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) $(VITEST) run --project unit .fuzz.test.ts
 
-e2e: deps node_modules tools cni-plugin
+e2e: deps node_modules tools bundles
 	$(VITEST) run --project e2e
 
 # The images are built first so e2e/images starts each one under runc (a broken image fails here).
-test: deps node_modules tools typecheck check-deps images cni-plugin
+test: deps node_modules tools typecheck check-deps images bundles
 	$(VITEST) run --project unit
 	$(VITEST) run --project e2e
 
-demo: deps node_modules tools cni-plugin
+demo: deps node_modules tools bundles
 	node e2e/lab/demo.ts
 
-demo-bookinfo: deps node_modules tools cni-plugin
+demo-bookinfo: deps node_modules tools bundles
 	node e2e/lab/demo-bookinfo.ts
 
-lab-up: deps node_modules tools cni-plugin
+lab-up: deps node_modules tools bundles
 	e2e/lab/lab up
 
 lab-down: node_modules
@@ -98,18 +103,21 @@ lab-down: node_modules
 clean:
 	rm -rf node_modules lib/netns/native/build build
 
-bench-l4: deps node_modules tools cni-plugin
+bench-l4: deps node_modules tools bundles
 	node bench/l4/main.ts
 
-bench-l4-profile: deps node_modules tools cni-plugin
+bench-l4-profile: deps node_modules tools bundles
 	node bench/l4/profile.ts
 
-bench-waypoint: deps node_modules tools cni-plugin
+bench-waypoint: deps node_modules tools bundles
 	node bench/waypoint/main.ts
 
-bench-cni: deps node_modules cni-plugin
+bench-ztunnel-rss: deps node_modules bundles
+	node bench/ztunnel/idle-rss.ts
+
+bench-cni: deps node_modules bundles
 	node bench/cni/plugin-startup.ts
 	node bench/cni/add-pod.ts
 
-bench-controller: deps node_modules tools cni-plugin
+bench-controller: deps node_modules tools bundles
 	node bench/controller/main.ts

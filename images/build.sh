@@ -51,6 +51,8 @@ iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 CREATED="$(iso "$SDE")"
 # The one-file CNI plugin the cni image's agent copies onto each node (deterministic output).
 "$NODE" scripts/build-cni-plugin.ts >/dev/null
+# ztunnel as one file (no TypeScript stripping at start; less memory).
+"$NODE" scripts/build-ztunnel.ts >/dev/null
 
 # shellcheck source=images/debian/debian.conf
 source images/debian/debian.conf

@@ -7,7 +7,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { down, podRef, up } from '../../e2e/lab/lab.ts';
-import { LabMesh } from '../../e2e/ztunnel/lab-mesh.ts';
+import { LabMesh, ZTUNNEL_BUNDLE } from '../../e2e/ztunnel/lab-mesh.ts';
 import { hostLine } from '../common/proc.ts';
 import { summarizeProfile, type CpuProfile } from './profile-summary.ts';
 import { deployPairs, iperf } from './run.ts';
@@ -23,7 +23,7 @@ try {
   mkdirSync(outDir, { recursive: true });
   // Every ztunnel gets the same env, so the profiles (CPU.<date>.<time>.<pid>.<tid>.<seq>.cpuprofile)
   // are told apart by pid.
-  mesh = await LabMesh.start(lab, { ztunnelEnv: { NODE_OPTIONS: `--disable-warning=ExperimentalWarning --cpu-prof --cpu-prof-dir=${outDir} --cpu-prof-interval=500` } });
+  mesh = await LabMesh.start(lab, { ztunnelMain: ZTUNNEL_BUNDLE, ztunnelEnv: { NODE_OPTIONS: `--disable-warning=ExperimentalWarning --cpu-prof --cpu-prof-dir=${outDir} --cpu-prof-interval=500` } });
   await deployPairs(lab, mesh);
   const pids = Object.fromEntries(lab.nodes.map((n) => [mesh!.ztunnel(n.name).pid, n.name]));
   const server = podRef('bench-mesh', 'server', lab);

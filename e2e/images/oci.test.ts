@@ -115,7 +115,7 @@ describe.skipIf(skip !== undefined)('OCI images under runc', () => {
     const expected: Record<Component, { uid: number; main: string }> = {
       controller: { uid: 1337, main: '/app/controller/src/main.ts' },
       cni: { uid: 0, main: '/app/cni/agent/main.ts' },
-      ztunnel: { uid: 0, main: '/app/ztunnel/src/main.ts' },
+      ztunnel: { uid: 0, main: '/app/build/ztunnel/ztunnel.mjs' },
       waypoint: { uid: 1337, main: '/app/waypoint/src/main.ts' },
     };
     for (const c of COMPONENTS) {

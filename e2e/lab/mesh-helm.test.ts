@@ -133,14 +133,15 @@ describe('the Helm-installed mesh on the lab (root)', () => {
         results.push(reply === secret ? 'ok' : reply);
       }
     })();
-    // Both ztunnel pods of a node overlap (maxSurge 1, maxUnavailable 0): never both nodes' new at once.
+    // Both ztunnel pods of a node overlap (maxSurge 1, maxUnavailable 0): never both nodes surging at once.
     const overlaps = new Set<string>();
     let bothNew = false;
     const watcher = setInterval(() => {
       try {
         const pods = meshPods(lab).filter((p) => p.metadata.labels?.app === 'ztunnel');
         const fresh = new Set(pods.filter((p) => ![...old.values()].some((o) => o.uid === p.metadata.uid)).map((p) => p.spec.nodeName));
-        const oldLive = new Set(pods.filter((p) => [...old.values()].some((o) => o.uid === p.metadata.uid)).map((p) => p.spec.nodeName));
+        // An old pod being deleted (draining its connections) has handed over: the rollout moves on.
+        const oldLive = new Set(pods.filter((p) => !p.metadata.deletionTimestamp && [...old.values()].some((o) => o.uid === p.metadata.uid)).map((p) => p.spec.nodeName));
         for (const n of fresh) if (oldLive.has(n)) overlaps.add(n!);
         if (fresh.size === 2 && oldLive.size === 2) bothNew = true;
       } catch {

@@ -21,6 +21,8 @@ import { isAlive, writeState, type LabNode, type LabState } from '../lab/state.t
 import { checkAllTls, readPcapTcp, type TlsCheck } from './pcap.ts';
 
 const ZTUNNEL_MAIN = join(REPO_ROOT, 'ztunnel/src/main.ts');
+/** ztunnel as installed (scripts/build-ztunnel.ts, `make bundles`): what the images and the lab's charts run. */
+export const ZTUNNEL_BUNDLE = join(REPO_ROOT, 'build/ztunnel/ztunnel.mjs');
 export const AGENT_MAIN = join(REPO_ROOT, 'cni/agent/main.ts');
 const CONTROLLER_MAIN = join(REPO_ROOT, 'controller/src/main.ts');
 
@@ -136,9 +138,10 @@ export class LabMesh {
    * this harness (pods enrolled by `enroll`) unless `nodeAgent`: then it is our cni/agent process,
    * which enrolls the pods of ambient namespaces itself.
    */
-  static async start(lab: LabState, opts: { flavour?: RedirectFlavour; nodeAgent?: boolean; controller?: boolean; controllerEnv?: Record<string, string>; ztunnelEnv?: Record<string, string> } = {}): Promise<LabMesh> {
+  static async start(lab: LabState, opts: { flavour?: RedirectFlavour; nodeAgent?: boolean; controller?: boolean; controllerEnv?: Record<string, string>; ztunnelEnv?: Record<string, string>; ztunnelMain?: string } = {}): Promise<LabMesh> {
     const mesh = new LabMesh(lab, opts.flavour ?? 'iptables', opts.nodeAgent === true || opts.controller === true);
     mesh.ztunnelEnv = opts.ztunnelEnv ?? {};
+    mesh.ztunnelMain = opts.ztunnelMain ?? ZTUNNEL_MAIN;
     try {
       if (opts.controller) mesh.controllerProc = await mesh.startController(opts.controllerEnv ?? {});
       const root = await createSelfSignedRoot();
@@ -168,6 +171,8 @@ export class LabMesh {
   readonly nodeAgent: boolean;
   /** Extra environment of every ztunnel this mesh starts (over the harness's own). */
   private ztunnelEnv: Record<string, string> = {};
+  /** What each ztunnel process runs: the TypeScript entry point, or the bundle (build/ztunnel). */
+  private ztunnelMain = ZTUNNEL_MAIN;
   /** Controller mode: state and certificates come from our controller, not files. */
   controllerProc: ControllerProcess | undefined;
 
@@ -330,7 +335,7 @@ spec: { nodeName: ${n.name}, hostNetwork: true, serviceAccountName: ztunnel, con
   private async startZtunnel(node: MeshNode): Promise<ZtunnelProcess> {
     const generation = ++node.generations;
     const log = join(node.dir, `ztunnel-${generation}.log`);
-    const p = startDaemon(`ztunnel-${node.name}-${generation}`, [process.execPath, ZTUNNEL_MAIN], log, this.lab.runId, {
+    const p = startDaemon(`ztunnel-${node.name}-${generation}`, [process.execPath, this.ztunnelMain], log, this.lab.runId, {
       ...ZTUNNEL_ENV_BASE,
       NODE_OPTIONS: '--disable-warning=ExperimentalWarning',
       NODE_NAME: node.name,

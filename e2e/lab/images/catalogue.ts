@@ -55,7 +55,7 @@ export const CATALOGUE: Readonly<Record<string, Entry>> = {
   // The charts' images (charts/istiod, charts/cni, charts/ztunnel): `{{hub}}/<name>:{{tag}}`.
   'ambient-mesh/controller': { program: 'controller/src/main.ts', runMode: 'host-process', anyRegistry: true, readiness: { line: 'controller ready', portField: 'monitoring' } },
   'ambient-mesh/cni': { program: 'cni/agent/main.ts', runMode: 'host-process', anyRegistry: true, readiness: { line: 'node agent ready', portField: 'readiness' } },
-  'ambient-mesh/ztunnel': { program: 'ztunnel/src/main.ts', runMode: 'host-process', anyRegistry: true, readiness: { line: 'ztunnel started', portField: 'readiness' } },
+  'ambient-mesh/ztunnel': { program: 'build/ztunnel/ztunnel.mjs', runMode: 'host-process', anyRegistry: true, readiness: { line: 'ztunnel started', portField: 'readiness' } },
 };
 
 const DEFAULT_READINESS: Readiness = { line: 'ready' };

@@ -1,0 +1,41 @@
+// esbuild settings shared by the one-file bundles the project ships (the CNI plugin, ztunnel):
+// every TypeScript import and the npm dependencies as one ESM file, deterministic (same sources,
+// same bytes).
+import { readFile } from 'node:fs/promises';
+import { dirname, relative } from 'node:path';
+import { build, type Plugin } from 'esbuild';
+
+/**
+ * Keeps each module's `import.meta.url` its own file's URL, relative to the bundle: modules that
+ * read files beside them (lib/proto's .proto files, lib/netns's addon) find them in the tree the
+ * bundle sits in (this repository, or the image's /app), as they do unbundled.
+ */
+function sourceFileUrls(outfile: string): Plugin {
+  return {
+    name: 'source-file-urls',
+    setup(b) {
+      b.onLoad({ filter: /\.ts$/ }, async (args) => {
+        const text = await readFile(args.path, 'utf8');
+        if (!text.includes('import.meta.url')) return undefined;
+        const rel = relative(dirname(outfile), args.path);
+        return { contents: text.replaceAll('import.meta.url', `new URL(${JSON.stringify(rel)}, import.meta.url).href`), loader: 'ts' };
+      });
+    },
+  };
+}
+
+export async function bundle(entry: string, outfile: string, opts: { sourceFileUrls?: boolean } = {}): Promise<void> {
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    legalComments: 'none',
+    logLevel: 'warning',
+    plugins: opts.sourceFileUrls ? [sourceFileUrls(outfile)] : [],
+    // CommonJS dependencies (pino, grpc-js) call require() for Node's built-ins.
+    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  });
+}
