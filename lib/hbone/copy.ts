@@ -95,12 +95,36 @@ export function copyBidirectional(a: Duplex, b: Duplex): CopyHandle {
   };
 
   // One listener set per direction, created once: nothing is allocated per chunk.
+  // Chunks that arrive in the same tick go out in one write: the destination is corked at the
+  // first and uncorked on the next tick. An HTTP/2 stream delivers its DATA per TLS record (16 KiB),
+  // plus the remnant of every frame that straddles two records, all from one socket read; without
+  // this each became its own write syscall into the pod.
+  let corkedA = false;
+  let corkedB = false;
+  const uncorkA = (): void => {
+    corkedA = false;
+    a.uncork();
+  };
+  const uncorkB = (): void => {
+    corkedB = false;
+    b.uncork();
+  };
   const onDataA = (chunk: Buffer): void => {
     stats.aToB += chunk.length;
+    if (!corkedB) {
+      corkedB = true;
+      b.cork();
+      process.nextTick(uncorkB);
+    }
     if (!b.write(chunk)) a.pause();
   };
   const onDataB = (chunk: Buffer): void => {
     stats.bToA += chunk.length;
+    if (!corkedA) {
+      corkedA = true;
+      a.cork();
+      process.nextTick(uncorkA);
+    }
     if (!a.write(chunk)) b.pause();
   };
   const onDrainA = (): void => void b.resume();
