@@ -4,7 +4,7 @@
 // BENCH_DEADLINE_S override the defaults (options.ts).
 import { cpus, release } from 'node:os';
 import { down, up } from '../../e2e/lab/lab.ts';
-import { LabMesh } from '../../e2e/ztunnel/lab-mesh.ts';
+import { LabMesh, ZTUNNEL_BUNDLE } from '../../e2e/ztunnel/lab-mesh.ts';
 import { benchOptions, type ControllerBenchOptions } from './options.ts';
 import { renderTable, type RoundResult } from './report.ts';
 import { runControllerBench } from './run.ts';
@@ -23,7 +23,8 @@ const rows: RoundResult[] = [];
 let mesh: LabMesh | undefined;
 let code = 0;
 try {
-  mesh = await LabMesh.start(lab, { controller: true });
+  // The ztunnel the images and the charts run (make bundles).
+  mesh = await LabMesh.start(lab, { controller: true, ztunnelMain: ZTUNNEL_BUNDLE });
   await runControllerBench(lab, mesh, opts, (r) => rows.push(r), log);
 } catch (err) {
   log(`failed: ${(err as Error).stack ?? String(err)}`);

@@ -18,7 +18,7 @@ import type { ControllerConfig } from './config.ts';
 import { watchCrds } from './kube/crd-watch.ts';
 import { allInformers, createInformers, customResourceInformers, type ControllerInformers } from './kube/informers.ts';
 import { LeaderElector } from './leader/lease.ts';
-import { modelOptions, waypointLookupFromGateways, type AuthorizationPolicy, type Gateway, type GatewayClass, type ModelSnapshot, type PeerAuthentication } from './model/index.ts';
+import { modelObjectKey, modelOptions, waypointLookupFromGateways, type AuthorizationPolicy, type Gateway, type GatewayClass, type ModelChange, type ModelObjectKind, type ModelObjects, type ModelSnapshot, type PeerAuthentication } from './model/index.ts';
 import { WaypointDeployer, type WaypointSources } from './waypoint/deployer.ts';
 import { FIELD_MANAGER, kubeWaypointWriter } from './waypoint/kube.ts';
 import { kubeRouteStatusPatcher } from './route-status/kube.ts';
@@ -27,7 +27,7 @@ import type { DestinationRule, GRPCRoute, HTTPRoute, VirtualService } from './wa
 import { WaypointXdsStore } from './waypoint-xds/index.ts';
 import { ServingCertificateProvider } from './ca/serving-cert.ts';
 import { xdsAuthenticator } from './xds/auth.ts';
-import { ModelStore } from './xds/store.ts';
+import { ModelStore, type RebuildResult } from './xds/store.ts';
 
 export interface Controller {
   config: ControllerConfig;
@@ -84,19 +84,22 @@ export async function startController(cfg: ControllerConfig, opts: { log?: Logge
       grpcRoutes: informers.grpcRoutes.list() as unknown as GRPCRoute[],
     };
   }, options, registry);
-  const rebuilds = registry.counter('controller_model_rebuilds_total', 'Rebuilds of the xDS resource set from the informer caches', []);
-  const rebuildSeconds = registry.counter('controller_model_rebuild_seconds_total', 'Time spent rebuilding the xDS resource set', []);
+  const rebuilds = registry.counter('controller_model_rebuilds_total', 'Updates of the xDS resource set from the informer caches: full (startup) or incremental (a batch of informer events)', ['kind']);
+  const rebuildSeconds = registry.counter('controller_model_rebuild_seconds_total', 'Time spent updating the xDS resource set, by kind (full|incremental)', ['kind']);
+  const rebuiltResources = registry.counter('controller_model_resources_built_total', 'Resources the model rebuilt (builder calls), by resource kind', ['resource']);
   const resourcesGauge = registry.gauge('controller_xds_resources', 'Resources in the workload xDS set by type', ['type_url']);
   const diagnosticsSeen = new Set<string>();
 
-  // Coalesce bursts of informer events into one rebuild; the xDS server debounces pushes on top.
+  // Informer events, coalesced per object (the last one wins) until the next update; the xDS
+  // server debounces pushes on top. Before the first full rebuild nothing is applied: that rebuild
+  // reads every cache.
+  const pending = new Map<string, ModelChange>();
+  let started = false;
   let rebuildTimer: NodeJS.Timeout | undefined;
-  const rebuild = () => {
-    rebuildTimer = undefined;
-    const r = store.rebuild();
-    const w = waypointStore.rebuild();
-    rebuilds.inc();
-    rebuildSeconds.inc({}, r.durationMs / 1000);
+  const report = (r: RebuildResult) => {
+    rebuilds.inc({ kind: r.kind });
+    rebuildSeconds.inc({ kind: r.kind }, r.durationMs / 1000);
+    for (const [resource, n] of Object.entries(r.built)) if (n) rebuiltResources.inc({ resource }, n);
     for (const [t, n] of Object.entries(r.counts)) resourcesGauge.set({ type_url: t }, n);
     for (const d of r.diagnostics) {
       const key = `${d.kind}/${d.namespace}/${d.name}: ${d.message}`;
@@ -104,6 +107,9 @@ export async function startController(cfg: ControllerConfig, opts: { log?: Logge
       diagnosticsSeen.add(key);
       log.warn({ kind: d.kind, object: `${d.namespace}/${d.name}`, severity: d.severity }, d.message);
     }
+  };
+  const rebuildWaypoints = () => {
+    const w = waypointStore.rebuild();
     // Traffic objects (VirtualService, DestinationRule, HTTPRoute, GRPCRoute): each problem logged once.
     for (const d of w.diagnostics) {
       const key = `${d.kind}/${d.namespace}/${d.name}: ${d.reason}: ${d.message}`;
@@ -112,10 +118,45 @@ export async function startController(cfg: ControllerConfig, opts: { log?: Logge
       log.warn({ kind: d.kind, object: `${d.namespace}/${d.name}`, severity: d.severity, reason: d.reason }, d.message);
     }
   };
-  const scheduleRebuild = () => {
-    rebuildTimer ??= setTimeout(rebuild, 10);
+  /** Startup (and resync): everything from the caches. */
+  const rebuild = () => {
+    pending.clear();
+    report(store.rebuild());
+    rebuildWaypoints();
   };
-  for (const inf of allInformers(informers)) inf.on('add', scheduleRebuild).on('update', scheduleRebuild).on('delete', scheduleRebuild);
+  const update = () => {
+    rebuildTimer = undefined;
+    if (!started) return;
+    const changes = [...pending.values()];
+    pending.clear();
+    if (changes.length) report(store.apply(changes));
+    rebuildWaypoints();
+  };
+  const scheduleUpdate = () => {
+    rebuildTimer ??= setTimeout(update, 10);
+  };
+  const feed = <K extends ModelObjectKind>(kind: K, informer: { on(e: 'add' | 'update' | 'delete', fn: (o: ModelObjects[K]) => void): unknown }) => {
+    const queue = (deleted: boolean) => (object: ModelObjects[K]) => {
+      if (started) pending.set(`${kind}|${modelObjectKey(kind, object.metadata)}`, { kind, object, deleted } as ModelChange);
+      scheduleUpdate();
+    };
+    informer.on('add', queue(false));
+    informer.on('update', queue(false));
+    informer.on('delete', queue(true));
+  };
+  type Feed<K extends ModelObjectKind> = Parameters<typeof feed<K>>[1];
+  feed('Pod', informers.pods);
+  feed('Service', informers.services);
+  feed('Namespace', informers.namespaces);
+  feed('Node', informers.nodes);
+  feed('EndpointSlice', informers.endpointSlices);
+  feed('AuthorizationPolicy', informers.authorizationPolicies as unknown as Feed<'AuthorizationPolicy'>);
+  feed('PeerAuthentication', informers.peerAuthentications as unknown as Feed<'PeerAuthentication'>);
+  feed('Gateway', informers.gateways as unknown as Feed<'Gateway'>);
+  feed('GatewayClass', informers.gatewayClasses as unknown as Feed<'GatewayClass'>);
+  // The other kinds only feed the waypoints' Envoy xDS.
+  const modelFed = new Set<unknown>([informers.pods, informers.services, informers.namespaces, informers.nodes, informers.endpointSlices, informers.authorizationPolicies, informers.peerAuthentications, informers.gateways, informers.gatewayClasses]);
+  for (const inf of allInformers(informers)) if (!modelFed.has(inf)) inf.on('add', scheduleUpdate).on('update', scheduleUpdate).on('delete', scheduleUpdate);
   for (const inf of allInformers(informers)) inf.start();
   // Serve with the kinds that are installed (istiod does the same); a missing CRD's kind is synced
   // empty, and picked up when the CRD appears.
@@ -124,6 +165,7 @@ export async function startController(cfg: ControllerConfig, opts: { log?: Logge
   await Promise.all(allInformers(informers).map((i) => i.synced()));
   const missingKinds = allInformers(informers).filter((i) => i.isMissing).map((i) => i.path);
   if (missingKinds.length) log.warn({ missing: missingKinds }, 'serving without these kinds (CRDs not installed); they are picked up when installed');
+  started = true;
   rebuild();
 
   const ttls = { defaultTtlSeconds: Math.max(1, Math.round(cfg.workloadCertTtlMs / 1000)), maxTtlSeconds: Math.max(1, Math.round(cfg.maxWorkloadCertTtlMs / 1000)) };

@@ -51,18 +51,69 @@ export const CRDS = {
 
 export type CrdKind = (typeof CRDS)[keyof typeof CRDS];
 
+/**
+ * Trims a cached object to what the controller reads, in place: managedFields always (often the
+ * largest part of an object, and nothing here reads them); for Pods also everything but the
+ * fields the model, the waypoint xDS and the CA look at (no container specs beyond ports, no
+ * volumes, no container statuses). Runs on every listed object and, as the informer's first
+ * handler, on every watched one, before any other handler sees it.
+ */
+export function compactObject(o: KubernetesObject): void {
+  if (o.metadata?.managedFields) delete o.metadata.managedFields;
+}
+
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+export function compactPod(p: V1Pod): void {
+  compactObject(p);
+  if (p.metadata?.annotations?.[LAST_APPLIED] !== undefined) delete p.metadata.annotations[LAST_APPLIED];
+  const spec = p.spec;
+  if (spec) {
+    p.spec = {
+      containers: spec.containers.map((c) => ({ name: c.name, ...(c.ports ? { ports: c.ports } : {}) })),
+      ...(spec.initContainers ? { initContainers: spec.initContainers.map((c) => ({ name: c.name, ...(c.ports ? { ports: c.ports } : {}), ...(c.restartPolicy ? { restartPolicy: c.restartPolicy } : {}) })) } : {}),
+      ...(spec.nodeName !== undefined ? { nodeName: spec.nodeName } : {}),
+      ...(spec.serviceAccountName !== undefined ? { serviceAccountName: spec.serviceAccountName } : {}),
+      ...(spec.hostNetwork !== undefined ? { hostNetwork: spec.hostNetwork } : {}),
+    };
+  }
+  const status = p.status;
+  if (status) {
+    p.status = {
+      ...(status.phase !== undefined ? { phase: status.phase } : {}),
+      ...(status.podIP !== undefined ? { podIP: status.podIP } : {}),
+      ...(status.podIPs !== undefined ? { podIPs: status.podIPs } : {}),
+      ...(status.conditions ? { conditions: status.conditions.map((c) => ({ type: c.type, status: c.status })) } : {}),
+    };
+  }
+}
+
+/** An informer whose objects are compacted before its cache is read by anyone. */
+function compacted<T extends KubernetesObject>(inf: Informer<T>, compact: (o: T) => void): Informer<T> {
+  inf.on('add', compact).on('update', compact);
+  return inf;
+}
+
+const compactList =
+  <T extends KubernetesObject>(compact: (o: T) => void, list: (page: ListPage) => Promise<KubernetesListObject<T>>) =>
+  async (page: ListPage): Promise<KubernetesListObject<T>> => {
+    const l = await list(page);
+    for (const o of l.items) compact(o);
+    return l;
+  };
+
 export function createInformers(kubeconfig: KubeConfig, log: Logger): ControllerInformers {
   const core = kubeconfig.makeApiClient(CoreV1Api);
   const discovery = kubeconfig.makeApiClient(DiscoveryV1Api);
   const custom = kubeconfig.makeApiClient(CustomObjectsApi);
   const apps = kubeconfig.makeApiClient(AppsV1Api);
-  const make = <T extends KubernetesObject>(path: string, list: (page: ListPage) => Promise<KubernetesListObject<T>>, optional = false) =>
-    new Informer<T>({ kubeconfig, path, list, log: log.child({ informer: path }), optional });
+  const make = <T extends KubernetesObject>(path: string, list: (page: ListPage) => Promise<KubernetesListObject<T>>, optional = false, compact: (o: T) => void = compactObject) =>
+    compacted(new Informer<T>({ kubeconfig, path, list: compactList(compact, list), log: log.child({ informer: path }), optional }), compact);
   const crd = (c: CrdKind) =>
     make<CustomObject>(`/apis/${c.group}/${c.version}/${c.plural}`, async (page) => (await custom.listClusterCustomObject({ ...c, ...page })) as KubernetesListObject<CustomObject>, true);
   return {
     namespaces: make('/api/v1/namespaces', (page) => core.listNamespace(page)),
-    pods: make('/api/v1/pods', (page) => core.listPodForAllNamespaces(page)),
+    pods: make('/api/v1/pods', (page) => core.listPodForAllNamespaces(page), false, compactPod),
     services: make('/api/v1/services', (page) => core.listServiceForAllNamespaces(page)),
     endpointSlices: make('/apis/discovery.k8s.io/v1/endpointslices', (page) => discovery.listEndpointSliceForAllNamespaces(page)),
     serviceAccounts: make('/api/v1/serviceaccounts', (page) => core.listServiceAccountForAllNamespaces(page)),

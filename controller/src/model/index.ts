@@ -39,3 +39,14 @@ export {
   type ResourceSetBuild,
   type XdsResourceEntry,
 } from './resources.ts';
+export {
+  IncrementalModel,
+  modelObjectKey,
+  type BuildCounts,
+  type ModelChange,
+  type ModelObjectKind,
+  type ModelObjects,
+  type ModelUpdate,
+  type ResourceChanges,
+  type TypeChanges,
+} from './incremental.ts';

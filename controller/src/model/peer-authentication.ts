@@ -79,8 +79,11 @@ export function staticStrictPolicy(rootNamespace: string): Authorization {
   };
 }
 
-/** The mode a workload inherits from its namespace's and the mesh's PeerAuthentications. */
-function inheritedMode(all: readonly PeerAuthentication[], namespace: string, rootNamespace: string): { strict: boolean } {
+/**
+ * The mode a workload inherits from its namespace's and the mesh's PeerAuthentications; for the root
+ * namespace, the mesh's alone. Only PeerAuthentications of `namespace` and the root namespace matter.
+ */
+export function inheritedMode(all: readonly PeerAuthentication[], namespace: string, rootNamespace: string): { strict: boolean } {
   const mesh = oldest(all.filter((p) => p.metadata.namespace === rootNamespace && !hasSelector(p)));
   const ns = namespace === rootNamespace ? undefined : oldest(all.filter((p) => p.metadata.namespace === namespace && !hasSelector(p)));
   const nsMode = modeOf(ns?.spec?.mtls);

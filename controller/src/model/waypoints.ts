@@ -73,16 +73,27 @@ function allowsAttachment(w: BoundWaypoint, fromNamespace: string, namespaceObj:
 }
 
 /**
+ * The waypoint Gateway an object's labels (else its namespace's) name, found or not; undefined when
+ * neither names one or the object opts out. The incremental model indexes objects by it, so a
+ * Gateway change finds what it may bind.
+ */
+export function waypointReference(meta: V1ObjectMeta, namespaceObj: V1Namespace | undefined): { namespace: string; name: string } | undefined {
+  const ns = meta.namespace ?? '';
+  const own = useWaypoint(meta.labels, ns);
+  if (own === 'none') return undefined;
+  const ref = own ?? (namespaceObj ? useWaypoint(namespaceObj.metadata?.labels, ns) : undefined);
+  return ref === undefined || ref === 'none' ? undefined : ref;
+}
+
+/**
  * The waypoint an object asked for: its own label wins (`none` opts out; a named waypoint that is not
  * found means no waypoint, without falling back to the namespace's), else its namespace's label.
  * The waypoint must allow attachment from the object's namespace.
  */
 function waypointForTarget(meta: V1ObjectMeta, namespaceObj: V1Namespace | undefined, lookup: WaypointLookup): BoundWaypoint | undefined {
   const ns = meta.namespace ?? '';
-  const own = useWaypoint(meta.labels, ns);
-  if (own === 'none') return undefined;
-  const ref = own ?? (namespaceObj ? useWaypoint(namespaceObj.metadata?.labels, ns) : undefined);
-  if (ref === undefined || ref === 'none') return undefined;
+  const ref = waypointReference(meta, namespaceObj);
+  if (ref === undefined) return undefined;
   const info = lookup(ref.namespace, ref.name);
   if (!info) return undefined;
   const bound = { namespace: ref.namespace, name: ref.name, info };

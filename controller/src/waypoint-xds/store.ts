@@ -62,13 +62,16 @@ export class WaypointXdsStore implements ResourceStore {
   /** Rebuilds every waypoint known so far from the caches now; tells the server which types changed. */
   rebuild(): WaypointRebuildResult {
     const started = performance.now();
-    const state = this.#input();
     const changed = new Set<string>();
-    for (const b of this.#built.values()) {
-      const next = this.#build(b.key, state);
-      for (const t of this.typeUrls) if (!changed.has(t) && !sameVersions(b.resources.get(t), next.resources.get(t))) changed.add(t);
-      b.resources = next.resources;
-      b.diagnostics = next.diagnostics;
+    // No waypoint connected yet: nothing to rebuild, and no need to copy every cache into a snapshot.
+    if (this.#built.size > 0) {
+      const state = this.#input();
+      for (const b of this.#built.values()) {
+        const next = this.#build(b.key, state);
+        for (const t of this.typeUrls) if (!changed.has(t) && !sameVersions(b.resources.get(t), next.resources.get(t))) changed.add(t);
+        b.resources = next.resources;
+        b.diagnostics = next.diagnostics;
+      }
     }
     if (changed.size) for (const l of this.#listeners) l(changed);
     return { changed, waypoints: this.#built.size, durationMs: performance.now() - started, counts: this.#record(), diagnostics: this.diagnostics() };
