@@ -1,7 +1,7 @@
 // `make bench-l4`: brings up its own 2-node lab, starts the mesh on it, runs bench/l4 and prints the
 // side-by-side table, then tears everything down. BENCH_SECONDS and BENCH_RATE override the defaults.
-import { down, up } from '../../e2e/lab/lab.ts';
 import { LabMesh, ZTUNNEL_BUNDLE } from '../../e2e/ztunnel/lab-mesh.ts';
+import { runOnOwnLab } from '../common/lab-run.ts';
 import { hostLine } from '../common/proc.ts';
 import { renderTable } from './report.ts';
 import { DEFAULT_L4, runL4 } from './run.ts';
@@ -12,20 +12,9 @@ const opts = {
   ...(process.env.BENCH_RATE ? { rate: Number(process.env.BENCH_RATE) } : {}),
 };
 const log = (l: string) => process.stderr.write(`bench/l4: ${l}\n`);
-const lab = await up({ nodes: 2, log });
-let mesh: LabMesh | undefined;
-let code = 0;
-try {
-  // The ztunnel the images and the charts run: the one-file bundle (make bundles).
-  mesh = await LabMesh.start(lab, { ztunnelMain: ZTUNNEL_BUNDLE });
+// The ztunnel the images and the charts run: the one-file bundle (make bundles).
+await runOnOwnLab(log, (lab) => LabMesh.start(lab, { ztunnelMain: ZTUNNEL_BUNDLE }), async (lab, mesh) => {
   const rows = await runL4(lab, mesh, opts, log);
   process.stdout.write(`\nbench/l4 on ${hostLine()}; lab node1 -> node2, ${opts.seconds} s per measurement\n\n`);
   process.stdout.write(`${renderTable(rows)}\n`);
-} catch (err) {
-  log(`failed: ${(err as Error).stack ?? String(err)}`);
-  code = 1;
-} finally {
-  await mesh?.stop().catch(() => {});
-  await down();
-}
-process.exit(code);
+});

@@ -6,8 +6,9 @@
 // Chrome DevTools or speedscope.
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { down, podRef, up } from '../../e2e/lab/lab.ts';
+import { podRef } from '../../e2e/lab/lab.ts';
 import { LabMesh, ZTUNNEL_BUNDLE } from '../../e2e/ztunnel/lab-mesh.ts';
+import { runOnOwnLab } from '../common/lab-run.ts';
 import { hostLine } from '../common/proc.ts';
 import { summarizeProfile, type CpuProfile } from './profile-summary.ts';
 import { deployPairs, iperf } from './run.ts';
@@ -16,34 +17,22 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const outDir = process.env.BENCH_PROFILE_DIR ?? '/tmp/ambient-mesh-profiles';
 const log = (l: string) => process.stderr.write(`bench/l4 profile: ${l}\n`);
 rmSync(outDir, { recursive: true, force: true });
-const lab = await up({ nodes: 2, log });
-let mesh: LabMesh | undefined;
-let code = 0;
-try {
-  mkdirSync(outDir, { recursive: true });
-  // Every ztunnel gets the same env, so the profiles (CPU.<date>.<time>.<pid>.<tid>.<seq>.cpuprofile)
-  // are told apart by pid.
-  mesh = await LabMesh.start(lab, { ztunnelMain: ZTUNNEL_BUNDLE, ztunnelEnv: { NODE_OPTIONS: `--disable-warning=ExperimentalWarning --cpu-prof --cpu-prof-dir=${outDir} --cpu-prof-interval=500` } });
+mkdirSync(outDir, { recursive: true });
+// Every ztunnel gets the same env, so the profiles (CPU.<date>.<time>.<pid>.<tid>.<seq>.cpuprofile)
+// are told apart by pid.
+const profiled = `--disable-warning=ExperimentalWarning --cpu-prof --cpu-prof-dir=${outDir} --cpu-prof-interval=500`;
+await runOnOwnLab(log, (lab) => LabMesh.start(lab, { ztunnelMain: ZTUNNEL_BUNDLE, ztunnelEnv: { NODE_OPTIONS: profiled } }), async (lab, mesh, dropMesh) => {
   await deployPairs(lab, mesh);
-  const pids = Object.fromEntries(lab.nodes.map((n) => [mesh!.ztunnel(n.name).pid, n.name]));
+  const pids = Object.fromEntries(lab.nodes.map((n) => [mesh.ztunnel(n.name).pid, n.name]));
   const server = podRef('bench-mesh', 'server', lab);
   const tp = await iperf(`/run/netns/${podRef('bench-mesh', 'client', lab).netns}`, `/run/netns/${server.netns}`, server.podIp, seconds);
-  await mesh.stop();
-  mesh = undefined;
+  await dropMesh(); // the profiles are written as the ztunnels exit
   process.stdout.write(`\nbench/l4 profile on ${hostLine()}; iperf3 1 stream node1 -> node2 through the ztunnel pair, ${seconds} s: ${tp.gbps.toFixed(2)} Gbit/s\n`);
   for (const f of readdirSync(outDir).filter((x) => x.endsWith('.cpuprofile'))) {
-    const pid = /^CPU\.\d+\.\d+\.(\d+)\./.exec(f)?.[1];
-    const node = pid ? pids[Number(pid)] : undefined;
+    const node = pids[Number(/^CPU\.\d+\.\d+\.(\d+)\./.exec(f)?.[1])];
     if (!node) continue;
     const s = summarizeProfile(JSON.parse(readFileSync(join(outDir, f), 'utf8')) as CpuProfile, 25);
     process.stdout.write(`\n${node} ztunnel (${join(outDir, f)}): ${s.totalMs.toFixed(0)} ms sampled, ${s.idleMs.toFixed(0)} ms idle, GC ${s.gcMs.toFixed(0)} ms\n`);
     process.stdout.write(`${s.table}\n`);
   }
-} catch (err) {
-  log(`failed: ${(err as Error).stack ?? String(err)}`);
-  code = 1;
-} finally {
-  await mesh?.stop().catch(() => {});
-  await down();
-}
-process.exit(code);
+});
