@@ -35,7 +35,20 @@ class Upstream {
   tcp!: net.Server;
   readonly seen: { name: string; protocol: string; id: number }[] = [];
 
+  /** UDP takes a free port and TCP joins it; another test may hold that TCP port, so try again. */
   async start(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.listen();
+        return;
+      } catch (err) {
+        this.close();
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 10) throw err;
+      }
+    }
+  }
+
+  private async listen(): Promise<void> {
     this.udp = UdpSocket.open({ address: LO });
     this.udp.on('message', (data, rinfo) => {
       for (const reply of this.answer(data, 'udp')) this.udp.send(reply, rinfo.port, rinfo.address);

@@ -34,6 +34,18 @@ export interface DnsServer {
 
 /** Opens both listeners synchronously (inside the netns); a bind failure is thrown as NetnsError. */
 export function startDnsServer(opts: DnsServerOptions): DnsServer {
+  if (opts.port !== 0) return openDnsServer(opts);
+  // Port 0 (tests): UDP picks a free port and TCP joins it, which another socket may hold.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return openDnsServer(opts);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EADDRINUSE' || attempt >= 10) throw err;
+    }
+  }
+}
+
+function openDnsServer(opts: DnsServerOptions): DnsServer {
   const base = { ...(opts.netns !== undefined ? { netns: opts.netns } : {}), ...(opts.mark !== undefined ? { mark: opts.mark } : {}), reusePort: opts.reusePort ?? true };
   const log = opts.log;
   const udp = UdpSocket.open({ ...base, address: opts.address, port: opts.port });
