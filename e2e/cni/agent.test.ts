@@ -5,7 +5,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { createConnection } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,48 +13,24 @@ import { down, kubectlSync, podRef, up } from '../lab/lab.ts';
 import { pollUntil } from '../lab/poll.ts';
 import { isReady, type PodJson } from '../lab/sample-apps.ts';
 import type { LabState } from '../lab/state.ts';
-import { AGENT_MAIN, captureFabric, LabMesh } from '../ztunnel/lab-mesh.ts';
+import { deployTwoPods, type TwoPods } from '../lab/two-pods.ts';
+import { AGENT_MAIN, LabMesh } from '../ztunnel/lab-mesh.ts';
 import { requireRoot, talk } from '../ztunnel/netns-harness.ts';
-
-const MANIFESTS = `
-apiVersion: v1
-kind: Namespace
-metadata: { name: amb }
----
-apiVersion: v1
-kind: Pod
-metadata: { name: client, namespace: amb, labels: { app: client } }
-spec: { nodeName: node1, containers: [{ name: main, image: lab/sleep }] }
----
-apiVersion: v1
-kind: Pod
-metadata: { name: echo, namespace: amb, labels: { app: echo } }
-spec: { nodeName: node2, containers: [{ name: main, image: lab/tcp-echo }] }
-`;
-
-interface PodMeta { metadata: { uid: string; annotations?: Record<string, string> }; status: { containerStatuses?: { restartCount: number }[] } }
 
 describe('CNI node agent on the lab (root)', () => {
   let lab: LabState;
   let mesh: LabMesh;
-  const ns = (name: string) => podRef('amb', name, lab).netns;
-  const ip = (name: string) => podRef('amb', name, lab).podIp;
-  const pod = (name: string) => JSON.parse(kubectlSync(lab, ['get', 'pod', '-n', 'amb', name, '-o', 'json']).stdout) as PodMeta;
-  const redirection = (name: string) => pod(name).metadata.annotations?.['ambient.istio.io/redirection'];
-  const exchange = async () => {
-    const secret = `secret-${randomBytes(6).toString('hex')}`;
-    const cap = await captureFabric(lab, () => talk(ns('client'), ip('echo'), 9000, secret));
-    return { reply: cap.result, secret, plaintextOnWire: cap.raw.includes(Buffer.from(secret)), ports: new Set(cap.text.map((l) => (/\.(15008|9000)[ :]/.exec(l) ?? [])[1])) };
-  };
+  let pods: TwoPods;
+  const ns = (name: string) => pods.netns(name);
+  const ip = (name: string) => pods.ip(name);
+  const pod = (name: string) => pods.pod(name);
+  const redirection = (name: string) => pods.redirection(name);
+  const exchange = () => pods.exchange();
 
   beforeAll(async () => {
     requireRoot('e2e/cni/agent.test.ts');
     lab = await up({ nodes: 2 });
-    kubectlSync(lab, ['apply', '-f', '-'], MANIFESTS);
-    await pollUntil('the pods to be Ready', () => {
-      const pods = JSON.parse(kubectlSync(lab, ['get', 'pods', '-n', 'amb', '-o', 'json']).stdout) as { items: PodJson[] };
-      return pods.items.length === 2 && pods.items.every(isReady);
-    }, { timeoutMs: 90_000 });
+    pods = await deployTwoPods(lab);
     mesh = await LabMesh.start(lab, { nodeAgent: true });
   }, 240_000);
 

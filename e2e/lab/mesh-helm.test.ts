@@ -7,48 +7,27 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { down, kubectlSync, podRef, up } from './lab.ts';
+import { down, kubectlSync, up } from './lab.ts';
 import { installMesh, MESH_NAMESPACE, meshPods, uninstallMesh, upgradeZtunnel, ztunnelPods } from './mesh-helm.ts';
 import { pollUntil } from './poll.ts';
-import { isReady, type PodJson } from './sample-apps.ts';
 import type { LabState } from './state.ts';
-import { captureFabric } from '../ztunnel/lab-mesh.ts';
+import { deployTwoPods, type TwoPods } from './two-pods.ts';
+import { ztunnelHttp } from '../ztunnel/lab-mesh.ts';
 import { requireRoot, talk } from '../ztunnel/netns-harness.ts';
-
-const MANIFESTS = `
-apiVersion: v1
-kind: Namespace
-metadata: { name: amb }
----
-apiVersion: v1
-kind: Pod
-metadata: { name: client, namespace: amb, labels: { app: client } }
-spec: { nodeName: node1, containers: [{ name: main, image: lab/sleep }] }
----
-apiVersion: v1
-kind: Pod
-metadata: { name: echo, namespace: amb, labels: { app: echo } }
-spec: { nodeName: node2, containers: [{ name: main, image: lab/tcp-echo }] }
-`;
-
-interface PodMeta { metadata: { uid: string; annotations?: Record<string, string> } }
 
 describe('the Helm-installed mesh on the lab (root)', () => {
   let lab: LabState;
   const helmLines: string[] = [];
-  const ns = (name: string) => podRef('amb', name, lab).netns;
-  const ip = (name: string) => podRef('amb', name, lab).podIp;
-  const pod = (name: string) => JSON.parse(kubectlSync(lab, ['get', 'pod', '-n', 'amb', name, '-o', 'json']).stdout) as PodMeta;
-  const redirection = (name: string) => pod(name).metadata.annotations?.['ambient.istio.io/redirection'];
-  const exchange = async () => {
-    const secret = `secret-${randomBytes(6).toString('hex')}`;
-    const cap = await captureFabric(lab, () => talk(ns('client'), ip('echo'), 9000, secret));
-    return { reply: cap.result, secret, plaintextOnWire: cap.raw.includes(Buffer.from(secret)), ports: new Set(cap.text.map((l) => (/\.(15008|9000)[ :]/.exec(l) ?? [])[1])) };
-  };
+  let pods: TwoPods;
+  const ns = (name: string) => pods.netns(name);
+  const ip = (name: string) => pods.ip(name);
+  const pod = (name: string) => pods.pod(name);
+  const redirection = (name: string) => pods.redirection(name);
+  const exchange = () => pods.exchange();
   const ztunnelMetrics = async (node: string): Promise<string> => {
     const z = ztunnelPods(lab).get(node);
     if (!z) throw new Error(`no Ready ztunnel on ${node}`);
-    return (await fetch(`http://127.0.0.1:${z.ports.metrics}/metrics`)).text();
+    return ztunnelHttp(z.ports.metrics, '/metrics');
   };
   const log = (l: string) => {
     helmLines.push(l);
@@ -59,11 +38,7 @@ describe('the Helm-installed mesh on the lab (root)', () => {
     requireRoot('e2e/lab/mesh-helm.test.ts');
     lab = await up({ nodes: 2 });
     await installMesh(lab, { log });
-    kubectlSync(lab, ['apply', '-f', '-'], MANIFESTS);
-    await pollUntil('the sample pods to be Ready', () => {
-      const pods = JSON.parse(kubectlSync(lab, ['get', 'pods', '-n', 'amb', '-o', 'json']).stdout) as { items: PodJson[] };
-      return pods.items.length === 2 && pods.items.every(isReady);
-    }, { timeoutMs: 90_000 });
+    pods = await deployTwoPods(lab);
   }, 300_000);
 
   afterAll(async () => {

@@ -8,7 +8,7 @@ import { REPO_ROOT } from './config.ts';
 import { tail } from './daemons.ts';
 import { run, type RunResult } from './exec.ts';
 import { kubectlSync, podLogLines, podLogPath, podRef, readJsonLines } from './lab.ts';
-import { waypointProcess, type WaypointProcess } from '../ztunnel/lab-mesh.ts';
+import { waypointProcess, ztunnelHttp, type WaypointProcess } from '../ztunnel/lab-mesh.ts';
 import { pollUntil } from './poll.ts';
 import { writeState, type LabState } from './state.ts';
 
@@ -273,12 +273,12 @@ export class HelmMesh {
     return { pid, log: podLogPath(MESH_NAMESPACE, pod.metadata.name, 'discovery', this.lab), ports: ISTIOD_PORTS };
   }
 
-  async admin(node: string, path: string): Promise<string> {
-    return (await fetch(`http://127.0.0.1:${this.ztunnel(node).ports.admin}${path}`)).text();
+  admin(node: string, path: string): Promise<string> {
+    return ztunnelHttp(this.ztunnel(node).ports.admin, path);
   }
 
-  async metrics(node: string): Promise<string> {
-    return (await fetch(`http://127.0.0.1:${this.ztunnel(node).ports.metrics}/metrics`)).text();
+  metrics(node: string): Promise<string> {
+    return ztunnelHttp(this.ztunnel(node).ports.metrics, '/metrics');
   }
 
   /** Every log line of `node`'s ztunnel pods (the current one and those seen before it), parsed. */

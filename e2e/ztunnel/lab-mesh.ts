@@ -99,6 +99,11 @@ interface Enrolled {
   netnsFd: number;
 }
 
+/** GET `path` of a ztunnel's admin or metrics port on the host's loopback; the body as text. */
+export async function ztunnelHttp(port: number, path: string): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${port}${path}`)).text();
+}
+
 /** The local-config YAML document (see ztunnel/src/config/local-config.ts). */
 export interface MeshConfig {
   workloads: Record<string, unknown>[];
@@ -518,14 +523,12 @@ spec: { nodeName: ${n.name}, hostNetwork: true, serviceAccountName: ztunnel, con
     }
   }
 
-  async admin(node: string, path: string): Promise<string> {
-    const r = await fetch(`http://127.0.0.1:${this.ztunnel(node).ports.admin}${path}`);
-    return r.text();
+  admin(node: string, path: string): Promise<string> {
+    return ztunnelHttp(this.ztunnel(node).ports.admin, path);
   }
 
-  async metrics(node: string): Promise<string> {
-    const r = await fetch(`http://127.0.0.1:${this.ztunnel(node).ports.metrics}/metrics`);
-    return r.text();
+  metrics(node: string): Promise<string> {
+    return ztunnelHttp(this.ztunnel(node).ports.metrics, '/metrics');
   }
 
   /** Every log line of `node`'s ztunnels (all generations), parsed. */
