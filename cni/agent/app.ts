@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { startOpsServer, text, type OpsServer } from '../../lib/admin/http-server.ts';
 import { createLogger, type Logger } from '../../lib/log/logger.ts';
 import { PROMETHEUS_CONTENT_TYPE, Registry } from '../../lib/metrics/registry.ts';
+import { registerProcessMetrics } from '../../lib/metrics/process.ts';
 import { openNetns } from '../../lib/netns/index.ts';
 import { addProbeTargetsAsync, applyHostProbeRules, removeHostProbeRules, applyInpodRulesAsync, removeInpodRulesAsync, removeProbeTargetsAsync, type NetnsPath } from '../../lib/redirect/index.ts';
 import { ZdsServer } from '../../lib/zds/index.ts';
@@ -66,6 +67,7 @@ export async function startNodeAgent(cfg: AgentConfig, opts: { log?: Logger } = 
   // Checked before anything starts: without it every pod creation on the node would fail.
   if (!existsSync(cfg.cniPluginBundle)) throw new Error(`CNI_PLUGIN_BUNDLE ${cfg.cniPluginBundle}: the CNI plugin bundle is missing; build it with \`make cni-plugin\` (node scripts/build-cni-plugin.ts)`);
   const registry = new Registry();
+  registerProcessMetrics(registry);
   const enrolled = registry.counter('istio_cni_pods_enrolled_total', 'Pods captured into the mesh by this agent', []);
   const unenrolled = registry.counter('istio_cni_pods_unenrolled_total', 'Pods released from the mesh by this agent', []);
   const failures = registry.counter('istio_cni_enrollment_failures_total', 'Pods the agent failed to capture (retried)', []);

@@ -7,6 +7,7 @@ import { KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { json, startOpsServer, text, type OpsServer } from '../../lib/admin/http-server.ts';
 import { createLogger, type Logger } from '../../lib/log/logger.ts';
 import { PROMETHEUS_CONTENT_TYPE, Registry } from '../../lib/metrics/registry.ts';
+import { registerProcessMetrics } from '../../lib/metrics/process.ts';
 import { istioCertificateServiceDefinition } from '../../lib/proto/index.ts';
 import { compositeStore, DeltaXdsServer } from '../../lib/xds/index.ts';
 import type { PodFacts } from './ca/authorize.ts';
@@ -56,6 +57,7 @@ function loadKubeConfig(path: string): KubeConfig {
 export async function startController(cfg: ControllerConfig, opts: { log?: Logger } = {}): Promise<Controller> {
   const log = opts.log ?? createLogger({ component: 'controller', level: cfg.logLevel });
   const registry = new Registry();
+  registerProcessMetrics(registry);
   const kc = loadKubeConfig(cfg.kubeconfig);
   const informers = createInformers(kc, log);
 

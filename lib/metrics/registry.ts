@@ -151,6 +151,7 @@ export class Histogram extends Metric<HistogramValue> {
 /** One registry per process; components register their metrics at start-up. */
 export class Registry {
   private readonly metrics = new Map<string, Metric<unknown>>();
+  private readonly collectors: (() => void)[] = [];
 
   private add<M extends Metric<never>>(m: M): M {
     if (this.metrics.has(m.name)) throw new Error(`metric ${m.name} registered twice`);
@@ -170,8 +171,14 @@ export class Registry {
     return this.add(new Histogram(name, help, labelNames, buckets) as never);
   }
 
+  /** `collect` runs before every render, to set gauges read from elsewhere (the process, V8). */
+  onCollect(collect: () => void): void {
+    this.collectors.push(collect);
+  }
+
   /** Prometheus text format, served on /metrics and /stats/prometheus. */
   render(): string {
+    for (const c of this.collectors) c();
     return `${[...this.metrics.values()].map((m) => m.render()).join('\n')}\n`;
   }
 }

@@ -7,6 +7,7 @@ import type { CaClient } from '../../lib/identity/ca-client.ts';
 import type { Issuer } from '../../lib/identity/secret-manager.ts';
 import { createLogger, type Logger } from '../../lib/log/logger.ts';
 import { Registry } from '../../lib/metrics/registry.ts';
+import { registerProcessMetrics } from '../../lib/metrics/process.ts';
 import { closeFd, connectTcp, listenTcp, openNetns } from '../../lib/netns/index.ts';
 import { startOpsServers, type OpsServers } from './admin/servers.ts';
 import { waypointIdentity, xdsNode, type HboneListenAddress, type WaypointSettings } from './config.ts';
@@ -76,6 +77,7 @@ export async function startWaypoint(s: WaypointSettings, opts: StartOptions = {}
   const log = opts.log ?? createLogger({ component: 'waypoint', level: s.logLevel });
   const accessLog = opts.accessLog ?? createAccessLogger();
   const registry = new Registry();
+  registerProcessMetrics(registry);
   const uncaught = registry.counter('waypoint_uncaught_errors_total', 'Errors no handler caught (each one is a bug)', ['kind']);
   const events = registry.counter('waypoint_data_plane_events_total', 'Refused CONNECTs, HBONE handshakes and malformed requests, by kind', ['kind']);
   const telemetryErrors = registry.counter('waypoint_telemetry_errors_total', 'Request records telemetry failed to render', []);

@@ -10,6 +10,7 @@ import { SecretManager, type Issuer } from '../../lib/identity/secret-manager.ts
 import { createLogger, type Logger } from '../../lib/log/logger.ts';
 import { registerTcpMetrics } from '../../lib/metrics/istio-tcp.ts';
 import { Registry } from '../../lib/metrics/registry.ts';
+import { registerProcessMetrics } from '../../lib/metrics/process.ts';
 import type { DeltaXdsClient } from '../../lib/xds/index.ts';
 import { configDump } from './admin/config-dump.ts';
 import { startOpsServers } from './admin/servers.ts';
@@ -81,6 +82,7 @@ function remoteCa(cfg: ZtunnelConfig, registry: Registry, rootFile: (path: strin
 export async function startZtunnel(cfg: ZtunnelConfig, opts: StartOptions = {}): Promise<ZtunnelApp> {
   const log = opts.log ?? createLogger({ component: 'ztunnel', level: cfg.logLevel });
   const registry = new Registry();
+  registerProcessMetrics(registry);
   const connections = new ConnectionManager(registerTcpMetrics(registry), log, registerProxyErrors(registry));
   const configErrors = registry.counter('ztunnel_config_rejections_total', 'Local config files rejected as invalid', []);
   const state = new ProxyState(registerStateMetrics(registry));
