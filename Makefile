@@ -12,7 +12,7 @@ export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
 export NODE_OPTIONS := --disable-warning=ExperimentalWarning
 VITEST := node_modules/.bin/vitest
 
-.PHONY: help deps node_modules cni-plugin bundles gen tools images test-images typecheck check-deps unit fuzz e2e test demo demo-bookinfo lab-up lab-down bench-l4 bench-l4-profile bench-waypoint bench-cni bench-ztunnel-rss bench-controller clean
+.PHONY: help deps node_modules cni-plugin bundles gen tools images test-images typecheck check-deps unit fuzz e2e test demo demo-bookinfo lab-up lab-down bench-l4 bench-l4-profile bench-l4-soak bench-waypoint bench-cni bench-ztunnel-rss bench-controller clean
 
 help:
 	@echo "make demo      bring up the lab cluster (2 nodes), deploy sample apps, show a cross-node request"
@@ -25,6 +25,7 @@ help:
 	@echo "make gen       regenerate lib/proto/gen (TypeScript types from the .proto files)"
 	@echo "make lab-up / make lab-down   the lab cluster alone"
 	@echo "make bench-l4  no mesh vs ztunnel on the lab, side by side (BENCH_SECONDS, BENCH_RATE)"
+	@echo "make bench-l4-soak  ztunnel RSS idle, with 1,000 idle connections, and over a 5-minute soak at 1000 req/s (BENCH_SOAK_S)"
 	@echo "make bench-l4-profile  CPU profile of both ztunnels during one iperf3 stream: self time by function and module"
 	@echo "make bench-waypoint  no mesh vs L4 vs L4 + waypoint (HTTP/1.1) on the lab, side by side (BENCH_SECONDS, BENCH_RATE)"
 	@echo "make bench-ztunnel-rss  ztunnel RSS idle with 100 captured pods and start-up time: sources vs the bundle"
@@ -105,6 +106,9 @@ clean:
 
 bench-l4: deps node_modules tools bundles
 	node bench/l4/main.ts
+
+bench-l4-soak: deps node_modules tools bundles
+	node bench/l4/soak.ts
 
 bench-l4-profile: deps node_modules tools bundles
 	node bench/l4/profile.ts

@@ -30,3 +30,25 @@ export async function runOnOwnLab(
   }
   process.exit(code);
 }
+
+/**
+ * Extra environment for the benched ztunnels, to see what a setting costs: BENCH_ZTUNNEL_NODE_OPTIONS
+ * (V8/Node flags, e.g. --max-semi-space-size=2) and BENCH_ZTUNNEL_ENV (`K=V K2=V2`, e.g.
+ * MALLOC_ARENA_MAX=2). `label` names what was set, for the report header; empty when nothing.
+ */
+export function benchZtunnelEnv(): { env: Record<string, string>; label: string } {
+  const env: Record<string, string> = {};
+  const labels: string[] = [];
+  const flags = process.env.BENCH_ZTUNNEL_NODE_OPTIONS;
+  if (flags) {
+    env.NODE_OPTIONS = `--disable-warning=ExperimentalWarning ${flags}`;
+    labels.push(`node flags ${flags}`);
+  }
+  for (const kv of (process.env.BENCH_ZTUNNEL_ENV ?? '').split(/\s+/).filter(Boolean)) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new Error(`BENCH_ZTUNNEL_ENV: ${kv} is not K=V`);
+    env[kv.slice(0, eq)] = kv.slice(eq + 1);
+    labels.push(kv);
+  }
+  return { env, label: labels.join(', ') };
+}

@@ -132,3 +132,50 @@ export async function connectionRate(t: Target, opts: { concurrency: number; sec
   await Promise.all(Array.from({ length: opts.concurrency }, loop));
   return { rate: count / ((nowMs() - start) / 1000), count, errors };
 }
+
+/** Connections opened and proven through (one byte echoed each), held open until `close`. */
+export interface IdleConnections {
+  open: number;
+  errors: number;
+  close(): void;
+}
+
+/**
+ * Opens `count` connections, `concurrency` at a time, each sending one byte and waiting for its
+ * echo, and keeps them open and idle. A connection that fails or gets no echo within 5 s is an
+ * error. Bounded: at most `count` connections, each attempt at most 5 s.
+ */
+export async function holdIdle(t: Target, opts: { count: number; concurrency: number }): Promise<IdleConnections> {
+  const held: net.Socket[] = [];
+  let errors = 0;
+  let next = 0;
+  const one = () => new Promise<void>((resolve) => {
+    const s = connectTcp({ netns: t.netns, host: t.host, port: t.port });
+    const timer = setTimeout(() => s.destroy(new Error('timeout')), 5000);
+    s.once('data', () => {
+      clearTimeout(timer);
+      held.push(s);
+      resolve();
+    });
+    s.on('error', () => {
+      clearTimeout(timer);
+      errors++;
+      resolve();
+    });
+    s.write('x');
+  });
+  const loop = async () => {
+    while (next < opts.count) {
+      next++;
+      await one();
+    }
+  };
+  await Promise.all(Array.from({ length: opts.concurrency }, loop));
+  return {
+    open: held.filter((s) => !s.destroyed).length,
+    errors,
+    close: () => {
+      for (const s of held) s.destroy();
+    },
+  };
+}

@@ -9,7 +9,7 @@ import { isReady, type PodJson } from '../../e2e/lab/sample-apps.ts';
 import type { LabState } from '../../e2e/lab/state.ts';
 import type { LabMesh } from '../../e2e/ztunnel/lab-mesh.ts';
 import { cpuSeconds, rssMiB } from '../common/proc.ts';
-import { connectionRate, pingPong, type Target } from './load.ts';
+import { connectionRate, holdIdle, pingPong, type Target } from './load.ts';
 import type { LatencySummary, Row } from './report.ts';
 
 export interface L4Options {
@@ -21,9 +21,11 @@ export interface L4Options {
   messageBytes: number;
   connConcurrency: number;
   maxNewConnections: number;
+  /** Connections held open at the end of the run for the RSS-with-idle-connections row. */
+  idleConnections: number;
 }
 
-export const DEFAULT_L4: L4Options = { seconds: 10, rate: 1000, connections: 4, messageBytes: 64, connConcurrency: 8, maxNewConnections: 50_000 };
+export const DEFAULT_L4: L4Options = { seconds: 10, rate: 1000, connections: 4, messageBytes: 64, connConcurrency: 8, maxNewConnections: 50_000, idleConnections: 1000 };
 
 const IPERF_PORT = 5201;
 const ECHO_PORT = 9000;
@@ -67,11 +69,16 @@ export async function iperf(clientNs: string, serverNs: string, host: string, se
   }
 }
 
+/** The echo server of pair `ns`, as its client pod reaches it. */
+export function pairTarget(lab: LabState, ns: string): Target {
+  return { netns: `/run/netns/${podRef(ns, 'client', lab).netns}`, host: podRef(ns, 'server', lab).podIp, port: ECHO_PORT };
+}
+
 async function measure(lab: LabState, ns: string, o: L4Options, ztunnelPids: () => number[]): Promise<PairResult> {
-  const client = `/run/netns/${podRef(ns, 'client', lab).netns}`;
   const server = podRef(ns, 'server', lab);
   const cpu = () => ztunnelPids().reduce((a, p) => a + cpuSeconds(p), 0);
-  const target: Target = { netns: client, host: server.podIp, port: ECHO_PORT };
+  const target = pairTarget(lab, ns);
+  const client = target.netns;
   const c0 = cpu();
   const tp = await iperf(client, `/run/netns/${server.netns}`, server.podIp, o.seconds);
   const c1 = cpu();
@@ -103,6 +110,11 @@ export async function runL4(lab: LabState, mesh: LabMesh, o: L4Options = DEFAULT
   log('mesh: bench-mesh/client (node1) -> ztunnel -> HBONE -> ztunnel -> bench-mesh/server (node2)');
   const m = await measure(lab, 'bench-mesh', o, zpids);
   const rss = zpids().reduce((a, p) => a + rssMiB(p), 0);
+  // Last: the ztunnels' RSS with idle connections held open through them, after everything above.
+  const idle = await holdIdle(pairTarget(lab, 'bench-mesh'), { count: o.idleConnections, concurrency: 50 });
+  const rssIdle = zpids().map((p) => rssMiB(p));
+  idle.close();
+  log(`held ${idle.open} idle connections (${idle.errors} failed); ztunnel RSS ${rssIdle.map((r) => r.toFixed(1)).join(' / ')} MiB`);
   return [
     { metric: 'bulk throughput (iperf3, 1 stream)', unit: 'Gbit/s', baseline: base.throughputGbps, mesh: m.throughputGbps },
     { metric: `latency p50 @ ${o.rate} req/s`, unit: 'ms', baseline: base.fixed.p50, mesh: m.fixed.p50, lowerIsBetter: true },
@@ -115,6 +127,8 @@ export async function runL4(lab: LabState, mesh: LabMesh, o: L4Options = DEFAULT
     { metric: `new connections (${o.connConcurrency} loops)`, unit: 'conn/s', baseline: base.conns.rate, mesh: m.conns.rate },
     { metric: 'errors (all runs)', unit: 'count', baseline: base.fixed.errors + base.max.errors + base.conns.errors, mesh: m.fixed.errors + m.max.errors + m.conns.errors, lowerIsBetter: true },
     { metric: 'ztunnel RSS (2 nodes)', unit: 'MiB', mesh: rss, lowerIsBetter: true },
+    { metric: `ztunnel RSS, ${o.idleConnections} idle conns (max node)`, unit: 'MiB', mesh: Math.max(...rssIdle), lowerIsBetter: true },
+    { metric: `idle conns not established`, unit: 'count', mesh: o.idleConnections - idle.open, lowerIsBetter: true },
     { metric: 'ztunnel CPU per GB (2 nodes)', unit: 'CPU s', mesh: m.cpu.throughput / (m.bytes / 1e9), lowerIsBetter: true },
     { metric: 'ztunnel CPU per 1k connections', unit: 'CPU s', mesh: m.cpu.conns / (m.conns.count / 1000), lowerIsBetter: true },
   ];

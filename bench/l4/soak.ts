@@ -1,0 +1,85 @@
+// `make bench-l4-soak`: the ztunnel pair's memory over time, on its own 2-node lab (bundle, as the
+// charts run it). RSS of each ztunnel idle with the bench pairs captured, with 1,000 idle connections
+// held open through the pair and after they close; then a bounded soak at a fixed request rate in
+// windows, RSS after each window, next to one window of the same load on the plain pair.
+// BENCH_SOAK_S (default 300), BENCH_SOAK_WINDOW_S (30), BENCH_RATE (1000), BENCH_IDLE_CONNS (1000);
+// BENCH_ZTUNNEL_NODE_OPTIONS / BENCH_ZTUNNEL_ENV as for bench-l4.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LabMesh, ZTUNNEL_BUNDLE } from '../../e2e/ztunnel/lab-mesh.ts';
+import { benchZtunnelEnv, runOnOwnLab } from '../common/lab-run.ts';
+import { hostLine, rssMiB } from '../common/proc.ts';
+import { formatValue } from '../common/report.ts';
+import { holdIdle, pingPong } from './load.ts';
+import { deployPairs, pairTarget } from './run.ts';
+
+const num = (name: string, dflt: number): number => {
+  const v = Number(process.env[name] ?? dflt);
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} must be a positive number`);
+  return v;
+};
+const soakS = num('BENCH_SOAK_S', 300);
+const windowS = Math.min(num('BENCH_SOAK_WINDOW_S', 30), soakS);
+const rate = num('BENCH_RATE', 1000);
+const idleCount = num('BENCH_IDLE_CONNS', 1000);
+const log = (l: string) => process.stderr.write(`bench/l4-soak: ${l}\n`);
+
+interface Line {
+  phase: string;
+  rss?: number[];
+  /** Per node, MiB: V8 heap reserved, and memory outside it held by JS objects (Buffers, TLS). */
+  heap?: number[];
+  external?: number[];
+  p50?: number;
+  p99?: number;
+  errors?: number;
+}
+
+const pair = (v: number[] | undefined): string => (v ? v.map((x) => formatValue(x)).join(' / ') : '-');
+
+function render(lines: readonly Line[]): string {
+  const head = ['phase', 'RSS MiB n1 / n2', 'V8 heap MiB', 'external MiB', 'p50 ms', 'p99 ms', 'errors'];
+  const body = lines.map((l) => [l.phase, pair(l.rss), pair(l.heap), pair(l.external), formatValue(l.p50), formatValue(l.p99), formatValue(l.errors)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  return [fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(fmt)].join('\n');
+}
+
+const extra = benchZtunnelEnv();
+await runOnOwnLab(log, (lab) => LabMesh.start(lab, { ztunnelMain: ZTUNNEL_BUNDLE, ztunnelEnv: extra.env }), async (lab, mesh) => {
+  await deployPairs(lab, mesh);
+  const rss = () => lab.nodes.map((n) => rssMiB(mesh.ztunnel(n.name).pid));
+  const MiB = 1024 * 1024;
+  const gauge = (text: string, name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN) / MiB;
+  /** RSS, and the V8 heap and external memory from each ztunnel's /metrics, per node. */
+  const memory = async (): Promise<Pick<Line, 'rss' | 'heap' | 'external'>> => {
+    const texts = await Promise.all(lab.nodes.map((n) => mesh.metrics(n.name)));
+    return { rss: rss(), heap: texts.map((t) => gauge(t, 'nodejs_heap_size_total_bytes')), external: texts.map((t) => gauge(t, 'nodejs_external_memory_bytes')) };
+  };
+  const lines: Line[] = [];
+  await sleep(5000);
+  lines.push({ phase: 'idle, bench pairs captured', ...(await memory()) });
+
+  const target = pairTarget(lab, 'bench-mesh');
+  const idle = await holdIdle(target, { count: idleCount, concurrency: 50 });
+  log(`${idle.open} idle connections open, ${idle.errors} failed`);
+  await sleep(5000);
+  lines.push({ phase: `${idle.open} idle connections held`, ...(await memory()), errors: idleCount - idle.open });
+  idle.close();
+  await sleep(5000);
+  lines.push({ phase: 'idle connections closed (+5 s)', ...(await memory()) });
+
+  const base = await pingPong(pairTarget(lab, 'bench-plain'), { connections: 4, seconds: windowS, size: 64, rate });
+  lines.push({ phase: `no mesh, ${rate} req/s, ${windowS} s`, p50: base.p50, p99: base.p99, errors: base.errors });
+  const windows = Math.ceil(soakS / windowS);
+  for (let w = 1; w <= windows; w++) {
+    const r = await pingPong(target, { connections: 4, seconds: windowS, size: 64, rate });
+    const at = await memory();
+    log(`soak window ${w}/${windows}: p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, errors ${r.errors}, RSS ${pair(at.rss)} MiB`);
+    lines.push({ phase: `soak ${rate} req/s, ${w * windowS} s`, ...at, p50: r.p50, p99: r.p99, errors: r.errors });
+  }
+  const soak = lines.filter((l) => l.phase.startsWith('soak'));
+  const first = soak[0]!.rss!;
+  const last = soak.at(-1)!.rss!;
+  process.stdout.write(`\nbench/l4-soak on ${hostLine()}; lab node1 -> node2, ztunnel bundle${extra.label ? ` with ${extra.label}` : ''}; 4 connections, 64 B ping-pong\n\n${render(lines)}\n\n`);
+  process.stdout.write(`soak RSS growth, end - first window: node1 ${(last[0]! - first[0]!).toFixed(1)} MiB, node2 ${(last[1]! - first[1]!).toFixed(1)} MiB\n`);
+});
