@@ -33,6 +33,13 @@ export async function bundle(entry: string, outfile: string, opts: { sourceFileU
     format: 'esm',
     target: 'node22',
     legalComments: 'none',
+    // V8 keeps a module's source text in the heap for the life of the process (to compile functions
+    // lazily): without comments and indentation, and ASCII-only (one byte per character instead of
+    // V8's two-byte strings for any text with a non-Latin-1 character), ztunnel's is a quarter of
+    // its size. Identifiers stay as written, so stack traces and logs keep their names.
+    charset: 'ascii',
+    minifyWhitespace: true,
+    minifySyntax: true,
     logLevel: 'warning',
     plugins: opts.sourceFileUrls ? [sourceFileUrls(outfile)] : [],
     // CommonJS dependencies (pino, grpc-js) call require() for Node's built-ins.

@@ -4,9 +4,13 @@
 // windows, RSS after each window, next to one window of the same load on the plain pair.
 // BENCH_SOAK_S (default 300), BENCH_SOAK_WINDOW_S (30), BENCH_RATE (1000), BENCH_IDLE_CONNS (1000);
 // BENCH_ZTUNNEL_NODE_OPTIONS / BENCH_ZTUNNEL_ENV as for bench-l4.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pollUntil } from '../../e2e/lab/poll.ts';
 import { LabMesh, ZTUNNEL_BUNDLE } from '../../e2e/ztunnel/lab-mesh.ts';
 import { benchZtunnelEnv, runOnOwnLab } from '../common/lab-run.ts';
+import { renderHeap, summarizeHeap } from '../common/heap-summary.ts';
 import { hostLine, rssMiB } from '../common/proc.ts';
 import { formatValue } from '../common/report.ts';
 import { holdIdle, pingPong } from './load.ts';
@@ -45,6 +49,29 @@ function render(lines: readonly Line[]): string {
 }
 
 const extra = benchZtunnelEnv();
+/**
+ * With BENCH_HEAP_SNAPSHOT=1 (and BENCH_ZTUNNEL_NODE_OPTIONS including --heapsnapshot-signal=SIGUSR2
+ * --diagnostic-dir=DIR): signals each ztunnel, waits for its snapshot and prints where its heap goes.
+ */
+async function heapSnapshots(ztunnels: { node: string; pid: number }[]): Promise<void> {
+  const dir = /--diagnostic-dir=(\S+)/.exec(process.env.BENCH_ZTUNNEL_NODE_OPTIONS ?? '')?.[1];
+  if (!dir || !/--heapsnapshot-signal=SIGUSR2/.test(process.env.BENCH_ZTUNNEL_NODE_OPTIONS ?? '')) throw new Error('BENCH_HEAP_SNAPSHOT needs BENCH_ZTUNNEL_NODE_OPTIONS="--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=DIR"');
+  for (const z of ztunnels) {
+    const before = new Set(readdirSync(dir));
+    process.kill(z.pid, 'SIGUSR2');
+    const file = await pollUntil(`${z.node} ztunnel heap snapshot`, () => readdirSync(dir).find((f) => !before.has(f) && f.endsWith('.heapsnapshot') && f.includes(`.${z.pid}.`)), { timeoutMs: 120_000 });
+    // Written in place: wait until its size stops changing.
+    let size = -1;
+    await pollUntil('the snapshot to be complete', () => {
+      const now = statSync(join(dir, file)).size;
+      const done = now === size && now > 0;
+      size = now;
+      return done;
+    }, { timeoutMs: 120_000, intervalMs: 1000 });
+    log(`${z.node} ztunnel heap (${join(dir, file)}):\n${renderHeap(summarizeHeap(JSON.parse(readFileSync(join(dir, file), 'utf8'))), 20)}`);
+  }
+}
+
 await runOnOwnLab(log, (lab) => LabMesh.start(lab, { ztunnelMain: ZTUNNEL_BUNDLE, ztunnelEnv: extra.env }), async (lab, mesh) => {
   await deployPairs(lab, mesh);
   const rss = () => lab.nodes.map((n) => rssMiB(mesh.ztunnel(n.name).pid));
@@ -64,6 +91,7 @@ await runOnOwnLab(log, (lab) => LabMesh.start(lab, { ztunnelMain: ZTUNNEL_BUNDLE
   log(`${idle.open} idle connections open, ${idle.errors} failed`);
   await sleep(5000);
   lines.push({ phase: `${idle.open} idle connections held`, ...(await memory()), errors: idleCount - idle.open });
+  if (process.env.BENCH_HEAP_SNAPSHOT) await heapSnapshots(lab.nodes.map((n) => ({ node: n.name, pid: mesh.ztunnel(n.name).pid })));
   idle.close();
   await sleep(5000);
   lines.push({ phase: 'idle connections closed (+5 s)', ...(await memory()) });
