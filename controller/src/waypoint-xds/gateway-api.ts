@@ -137,6 +137,39 @@ function backends(refs: readonly BackendRef[] | undefined, ns: string, domainSuf
   });
 }
 
+type HTTPRouteMatch = NonNullable<HTTPRouteRule['matches']>[number];
+
+/**
+ * Gateway API's precedence between the matches of one route's rules, as a sort key (greater first):
+ * an Exact path, then the longest PathPrefix (no path is the prefix `/`), then a method, then more
+ * header matches, then more query parameter matches. Where a RegularExpression path goes the spec
+ * leaves to the implementation: here by its length among the prefixes (after a prefix of the same
+ * length), so a catch-all prefix does not hide it. Ties keep the order of the rules and matches.
+ */
+function matchPrecedence(m: HTTPRouteMatch | undefined): number[] {
+  const type = m?.path?.type ?? 'PathPrefix';
+  const value = m?.path?.value ?? '/';
+  return [type === 'Exact' ? 1 : 0, type === 'Exact' ? 0 : value.length, type === 'PathPrefix' ? 1 : 0, m?.method ? 1 : 0, m?.headers?.length ?? 0, m?.queryParams?.length ?? 0];
+}
+
+function comparePrecedence(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return b[i]! - a[i]!;
+  return 0;
+}
+
+/**
+ * An HTTPRoute's rules as routes the waypoint tries in order: one per match (a rule without matches
+ * is one route matching everything), sorted by Gateway API precedence, since the first route that
+ * matches a request wins.
+ */
+function httpRules(route: HTTPRoute, port: number | undefined, domainSuffix: string): HttpRoute[] {
+  const keyed = (route.spec?.rules ?? [{}]).flatMap((rule, i) => {
+    const matches = rule.matches?.length ? rule.matches : [undefined];
+    return matches.map((m) => ({ key: matchPrecedence(m), route: httpRule({ ...rule, ...(m ? { matches: [m] } : {}) }, i, route, port, domainSuffix) }));
+  });
+  return keyed.sort((a, b) => comparePrecedence(a.key, b.key)).map((k) => k.route);
+}
+
 function httpRule(rule: HTTPRouteRule, index: number, route: HTTPRoute, port: number | undefined, domainSuffix: string): HttpRoute {
   const ns = route.metadata.namespace ?? '';
   const matches: HttpMatchRequest[] = (rule.matches ?? []).map((m) => {
@@ -211,7 +244,7 @@ export function gatewayRouteSources(r: AnyRoute, domainSuffix: string): RouteSou
     const pns = p.namespace ?? ns;
     const http =
       r.kind === 'HTTPRoute'
-        ? (r.route.spec?.rules ?? [{}]).map((rule, i) => httpRule(rule, i, r.route, p.port, domainSuffix))
+        ? httpRules(r.route, p.port, domainSuffix)
         : (r.route.spec?.rules ?? [{}]).map((rule, i) => grpcRule(rule, i, r.route, p.port, domainSuffix));
     out.push({ kind: r.kind, namespace: ns, name: route.metadata.name ?? '', hosts: [fqdn(p.name, pns, domainSuffix)], http, tcp: [], gatewayApi: true });
   }

@@ -433,7 +433,8 @@ describe('HTTPRoute and GRPCRoute (GAMMA)', () => {
         }),
       ],
     });
-    const [a, b] = routes();
+    // The Exact match goes first (Gateway API precedence), whatever the rule order.
+    const [b, a] = routes();
     expect(a).toMatchObject({
       name: 'bookinfo.r.0',
       match: { path_separated_prefix: '/v2', headers: [{ name: 'x-version', string_match: { exact: 'two' } }, { name: ':method', string_match: { exact: 'GET' } }], query_parameters: [{ name: 'q', string_match: { safe_regex: { regex: 'a.*' } } }] },
@@ -461,14 +462,46 @@ describe('HTTPRoute and GRPCRoute (GAMMA)', () => {
         }),
       ],
     });
+    // Longest prefix first: /prefix/one, /redirect, /strip, /full, then the rule without matches.
     const r = routes();
-    expect(r[0]).toMatchObject({ redirect: { scheme_redirect: 'https', host_redirect: 'example.org' } });
-    expect(r[1]).toMatchObject({ redirect: { prefix_rewrite: '/two', response_code: 'FOUND', port_redirect: 9080 } });
+    expect(r[1]).toMatchObject({ redirect: { scheme_redirect: 'https', host_redirect: 'example.org' } });
+    expect(r[0]).toMatchObject({ redirect: { prefix_rewrite: '/two', response_code: 'FOUND', port_redirect: 9080 } });
     expect(r[2]).toMatchObject({ route: { regex_rewrite: { pattern: { regex: '^/strip/*' }, substitution: '/' }, host_rewrite_literal: 'h' } });
     expect(r[3]).toMatchObject({ route: { regex_rewrite: { substitution: '/replaced' }, request_mirror_policies: [{ cluster: C(), runtime_fraction: { default_value: { numerator: 200000 } } }] } });
     expect(r[4]).toMatchObject({ match: { prefix: '/' }, route: { cluster: 'outbound|80||missing.bookinfo.svc.cluster.local', cluster_not_found_response_code: 'INTERNAL_SERVER_ERROR' } });
     expect(routes(9081)).toMatchObject([{ name: 'default' }]);
     expect(diagnostics).toContainEqual(expect.objectContaining({ kind: 'HTTPRoute', reason: 'missing-service' }));
+  });
+
+  it('rules are tried in Gateway API precedence: Exact, longest prefix (or regex), method, most headers, most query params; ties in rule order', () => {
+    const to = (name: string) => [{ name, port: 9080 }];
+    const { routes } = build({
+      services: [reviews(), service({ name: 'v2', namespace: 'bookinfo', clusterIP: '10.96.0.31', selector: { app: 'reviews' }, ports: [{ name: 'http', port: 9080, targetPort: 9080 }] })],
+      httpRoutes: [
+        httpRoute({
+          parentRefs: [parent],
+          rules: [
+            { name: 'root', matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: to('reviews') },
+            { name: 'v2', matches: [{ path: { type: 'PathPrefix', value: '/v2' } }, { headers: [{ name: 'version', value: 'two' }] }], backendRefs: to('v2') },
+            { name: 'whale', matches: [{ headers: [{ name: 'version', value: 'one' }], queryParams: [{ name: 'animal', value: 'whale' }] }], backendRefs: to('v2') },
+            { name: 'post', matches: [{ method: 'POST' }], backendRefs: to('v2') },
+            { name: 'exact', matches: [{ path: { type: 'Exact', value: '/' } }], backendRefs: to('v2') },
+            { name: 'regex', matches: [{ path: { type: 'RegularExpression', value: '/r.*' } }], backendRefs: to('v2') },
+            { name: 'second-root', backendRefs: to('reviews') },
+          ],
+        }),
+      ],
+    });
+    expect(routes().map((r) => [String(r['name']).split('.').at(-1), r['match']])).toEqual([
+      ['exact', { path: '/' }],
+      ['regex', { safe_regex: { regex: '/r.*' } }],
+      ['v2', { path_separated_prefix: '/v2' }],
+      ['post', { prefix: '/', headers: [{ name: ':method', string_match: { exact: 'POST' } }] }],
+      ['whale', { prefix: '/', headers: [{ name: 'version', string_match: { exact: 'one' } }], query_parameters: [{ name: 'animal', string_match: { exact: 'whale' } }] }],
+      ['v2', { prefix: '/', headers: [{ name: 'version', string_match: { exact: 'two' } }] }],
+      // A route matching everything ends the list: the rules after it ('second-root') are unreachable.
+      ['root', { prefix: '/' }],
+    ]);
   });
 
   it('GRPCRoute method matches become paths; no backends → 500', () => {
