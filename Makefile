@@ -12,7 +12,7 @@ export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
 export NODE_OPTIONS := --disable-warning=ExperimentalWarning
 VITEST := node_modules/.bin/vitest
 
-.PHONY: help deps node_modules cni-plugin bundles gen tools images test-images typecheck check-deps unit fuzz e2e test demo demo-bookinfo lab-up lab-down bench-l4 bench-l4-profile bench-l4-soak bench-waypoint bench-cni bench-ztunnel-rss bench-controller clean
+.PHONY: help deps node_modules cni-plugin bundles gen tools images test-images typecheck check-deps unit fuzz e2e test demo demo-bookinfo lab-up lab-down bench-l4 bench-l4-profile bench-l4-soak bench-waypoint bench-cni bench-ztunnel-rss bench-controller conformance clean
 
 help:
 	@echo "make demo      bring up the lab cluster (2 nodes), deploy sample apps, show a cross-node request"
@@ -24,6 +24,7 @@ help:
 	@echo "make test-images  make images, then start each image under runc"
 	@echo "make gen       regenerate lib/proto/gen (TypeScript types from the .proto files)"
 	@echo "make lab-up / make lab-down   the lab cluster alone"
+	@echo "make conformance  Gateway API MESH-HTTP + MESH-GRPC conformance (gateway-api v1.6.3) on its own lab: ~3 min (+5 min the first time, building the suite); report in /run/ambient-mesh-lab/conformance/"
 	@echo "make bench-l4  no mesh vs ztunnel on the lab, side by side (BENCH_SECONDS, BENCH_RATE)"
 	@echo "make bench-l4-soak  ztunnel RSS idle, with 1,000 idle connections, and over a 5-minute soak at 1000 req/s (BENCH_SOAK_S)"
 	@echo "make bench-l4-profile  CPU profile of both ztunnels during one iperf3 stream: self time by function and module"
@@ -103,6 +104,9 @@ lab-down: node_modules
 
 clean:
 	rm -rf node_modules lib/netns/native/build build
+
+conformance: deps node_modules tools bundles
+	node e2e/lab/conformance.ts
 
 bench-l4: deps node_modules tools bundles
 	node bench/l4/main.ts

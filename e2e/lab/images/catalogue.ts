@@ -40,6 +40,12 @@ interface Entry {
   readiness?: Readiness;
   /** Also found under any registry prefix (`docker.io/…`, `localhost:5000/…`): the charts' `hub` decides it. */
   anyRegistry?: boolean;
+  /**
+   * Commands the image ships besides its entrypoint, for `kubectl exec`: command name → lab program
+   * (a path relative to the repository root, run with the project's node inside the container's
+   * netns, env and cwd). A name not listed here is looked up on the host's PATH.
+   */
+  commands?: Readonly<Record<string, string>>;
 }
 
 export const CATALOGUE: Readonly<Record<string, Entry>> = {
@@ -51,6 +57,9 @@ export const CATALOGUE: Readonly<Record<string, Entry>> = {
   'lab/bookinfo-details': { program: 'e2e/lab/images/bookinfo-details.ts', runMode: 'pod-netns' },
   'lab/bookinfo-reviews': { program: 'e2e/lab/images/bookinfo-reviews.ts', runMode: 'pod-netns' },
   'lab/bookinfo-ratings': { program: 'e2e/lab/images/bookinfo-ratings.ts', runMode: 'pod-netns' },
+  // Gateway API's conformance suite (sigs.k8s.io/gateway-api/conformance): `echo-advanced` is
+  // Istio's echo application (server entrypoint, `client` run through exec by the MESH tests).
+  'registry.k8s.io/gateway-api/echo-advanced': { program: 'e2e/lab/images/istio-echo.ts', runMode: 'pod-netns', commands: { client: 'e2e/lab/images/istio-echo-client.ts' } },
   'ambient-mesh/waypoint': { program: 'waypoint/src/main.ts', runMode: 'host-with-pod-netns', anyRegistry: true },
   // The charts' images (charts/istiod, charts/cni, charts/ztunnel): `{{hub}}/<name>:{{tag}}`.
   'ambient-mesh/controller': { program: 'controller/src/main.ts', runMode: 'host-process', anyRegistry: true, readiness: { line: 'controller ready', portField: 'monitoring' } },
@@ -69,6 +78,12 @@ export function resolveImage(image: string): LabImage | { error: string } {
   const found = CATALOGUE[name] ?? registryEntry(name);
   if (found !== undefined) return { program: found.program, runMode: found.runMode };
   return { error: `image "${image}" is not in the lab catalogue (${Object.keys(CATALOGUE).join(', ')})` };
+}
+
+/** The commands `kubectl exec` finds in a container of `image` (see Entry.commands); none for an unknown image. */
+export function imageCommands(image: string): Readonly<Record<string, string>> {
+  const name = stripTag(image.trim());
+  return (CATALOGUE[name] ?? registryEntry(name))?.commands ?? {};
 }
 
 /** How the kubelet decides that a container of `image` is ready (see Readiness). */

@@ -271,7 +271,7 @@ describe('catalogue', () => {
 
   it.each(['lab/nginx', 'docker.io/lab/http-echo', 'http-echo', 'localhost:5000/lab/sleep', '', 'waypoint', 'other-mesh/waypoint'])('rejects %j', (image) => {
     expect(resolveImage(image)).toEqual({
-      error: `image "${image}" is not in the lab catalogue (lab/http-echo, lab/tcp-echo, lab/sleep, lab/bookinfo-productpage, lab/bookinfo-details, lab/bookinfo-reviews, lab/bookinfo-ratings, ambient-mesh/waypoint, ambient-mesh/controller, ambient-mesh/cni, ambient-mesh/ztunnel)`,
+      error: `image "${image}" is not in the lab catalogue (lab/http-echo, lab/tcp-echo, lab/sleep, lab/bookinfo-productpage, lab/bookinfo-details, lab/bookinfo-reviews, lab/bookinfo-ratings, registry.k8s.io/gateway-api/echo-advanced, ambient-mesh/waypoint, ambient-mesh/controller, ambient-mesh/cni, ambient-mesh/ztunnel)`,
     });
   });
 });
