@@ -12,7 +12,7 @@ export npm_config_nodedir := $(abspath $(NODE_BIN)/..)
 export NODE_OPTIONS := --disable-warning=ExperimentalWarning
 VITEST := node_modules/.bin/vitest
 
-.PHONY: help deps node_modules cni-plugin bundles gen tools images test-images typecheck check-deps unit fuzz e2e test demo demo-bookinfo lab-up lab-down bench-l4 bench-l4-profile bench-l4-soak bench-waypoint bench-cni bench-ztunnel-rss bench-controller conformance clean
+.PHONY: help deps node_modules cni-plugin bundles gen tools images test-images typecheck check-deps unit fuzz e2e test demo demo-bookinfo lab-up lab-down bench-l4 bench-l4-profile bench-l4-soak bench-waypoint bench-cni bench-ztunnel-rss bench-controller conformance istioctl test-istioctl clean
 
 help:
 	@echo "make demo      bring up the lab cluster (2 nodes), deploy sample apps, show a cross-node request"
@@ -24,6 +24,7 @@ help:
 	@echo "make test-images  make images, then start each image under runc"
 	@echo "make gen       regenerate lib/proto/gen (TypeScript types from the .proto files)"
 	@echo "make lab-up / make lab-down   the lab cluster alone"
+	@echo "make test-istioctl  build Istio's istioctl (pinned; ~10 min cold on 2 cores), then check it reads our ztunnel and waypoints on the lab"
 	@echo "make conformance  Gateway API MESH-HTTP + MESH-GRPC conformance (gateway-api v1.6.3) on its own lab: ~3 min (+5 min the first time, building the suite); report in /run/ambient-mesh-lab/conformance/"
 	@echo "make bench-l4  no mesh vs ztunnel on the lab, side by side (BENCH_SECONDS, BENCH_RATE)"
 	@echo "make bench-l4-soak  ztunnel RSS idle, with 1,000 idle connections, and over a 5-minute soak at 1000 req/s (BENCH_SOAK_S)"
@@ -57,6 +58,14 @@ gen: node_modules
 tools: deps
 	@e2e/lab/build-tools.sh >/dev/null
 
+# Istio's istioctl from its Go module (pinned in the script; ~10 min cold on 2 cores, then cached):
+# e2e/lab/istioctl.test.ts runs it against the lab.
+istioctl: deps
+	@e2e/lab/build-istioctl.sh >/dev/null
+
+test-istioctl: deps node_modules tools bundles istioctl
+	$(VITEST) run --project e2e e2e/lab/istioctl.test.ts
+
 # Debian root filesystem (mmdebstrap) + the project's Node.js + code, assembled by umoci: about
 # 110 s cold, 25-35 s warm (the Debian trees and npm install are cached).
 images: deps node_modules
@@ -82,11 +91,11 @@ FUZZ_RUNS ?= 1000000
 fuzz: node_modules
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS=$(FUZZ_RUNS) $(VITEST) run --project unit .fuzz.test.ts
 
-e2e: deps node_modules tools bundles
+e2e: deps node_modules tools istioctl bundles
 	$(VITEST) run --project e2e
 
 # The images are built first so e2e/images starts each one under runc (a broken image fails here).
-test: deps node_modules tools typecheck check-deps images bundles
+test: deps node_modules tools istioctl typecheck check-deps images bundles
 	$(VITEST) run --project unit
 	$(VITEST) run --project e2e
 

@@ -188,8 +188,8 @@ async function waitFor<T>(what: string, check: () => Promise<T | undefined | fal
   }
 }
 
-async function serviceInDump(mesh: LabMesh, node: string, host: string): Promise<{ waypoint?: unknown; endpoints?: unknown[] } | undefined> {
-  const dump = JSON.parse(await mesh.admin(node, '/config_dump')) as { services?: { hostname: string; waypoint?: unknown; endpoints?: unknown[] }[] };
+async function serviceInDump(mesh: LabMesh, node: string, host: string): Promise<{ waypoint?: unknown; endpoints?: Record<string, unknown> } | undefined> {
+  const dump = JSON.parse(await mesh.admin(node, '/config_dump')) as { services?: { hostname: string; waypoint?: unknown; endpoints?: Record<string, unknown> }[] };
   return dump.services?.find((x) => x.hostname === host);
 }
 
@@ -220,7 +220,7 @@ async function prepare(lab: LabState, mesh: LabMesh, s: Scenario, o: WaypointBen
   if (s.ambient) {
     await waitFor(`${CLIENT_NODE}'s ztunnel to have ${host}${s.waypoint ? ' with its waypoint' : ''}`, async () => {
       const svc = await serviceInDump(mesh, CLIENT_NODE, host);
-      return svc !== undefined && (svc.endpoints?.length ?? 0) > 0 && (!s.waypoint || svc.waypoint !== undefined);
+      return svc !== undefined && Object.keys(svc.endpoints ?? {}).length > 0 && (!s.waypoint || svc.waypoint !== undefined);
     }, 60_000, () => `${CLIENT_NODE} ztunnel log (last lines):\n${tailOf(mesh.ztunnel(CLIENT_NODE).log)}`);
   }
   const vip = kubectlSync(lab, ['get', 'svc', '-n', ns, 'echo', '-o', 'jsonpath={.spec.clusterIP}']).stdout.trim();

@@ -76,7 +76,7 @@ describe('ztunnel-config against admin servers on loopback', () => {
     expect((await run(['zc', 'certs'], env)).out.split('\n')[1]).toMatch(/^spiffe:\/\/cluster\.local\/ns\/app-a\/sa\/sleep +Leaf +Available +true +e65306e2/);
     const json = await run(['zc', 'workloads', '-o', 'json', '--workload-namespace', 'app-a'], env);
     expect((JSON.parse(json.out) as { name: string }[]).map((w) => w.name)).toEqual(['sleep']);
-    expect((await run(['zc', 'workloads', '--admin-address', env.AMBIENTCTL_ZTUNNEL_ADMIN!.split(',')[0]!.split('=')[1]!, '-o', 'yaml'])).out).toMatch(/^- addresses:\n {2}- 10\.244\.1\.5\n/);
+    expect((await run(['zc', 'workloads', '--admin-address', env.AMBIENTCTL_ZTUNNEL_ADMIN!.split(',')[0]!.split('=')[1]!, '-o', 'yaml'])).out).toMatch(/^- canonicalName: sleep\n(.*\n)*  workloadIps:\n {2}- 10\.244\.1\.5\n/);
   });
 
   it('fails with exit 1 and istioctl\'s messages', async () => {

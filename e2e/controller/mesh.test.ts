@@ -72,7 +72,7 @@ spec: { selector: { app: echo }, ports: [{ name: tcp, port: 80, targetPort: 9000
 
 const SLEEP_ID = 'spiffe://cluster.local/ns/app-a/sa/sleep';
 
-interface Dump { workloads: { name: string; namespace: string; tunnelProtocol: string }[]; policies: { name: string; namespace: string }[] }
+interface Dump { workloads: { name: string; namespace: string; protocol: string }[]; policies: { name: string; namespace: string }[] }
 
 describe('the mesh from Kubernetes objects: controller + agents + ztunnels (root)', () => {
   let lab: LabState;
@@ -105,7 +105,7 @@ describe('the mesh from Kubernetes objects: controller + agents + ztunnels (root
     await pollUntil('every app pod captured', () => [...pods('app-a'), ...pods('app-b')].every((p) => p.metadata.annotations?.['ambient.istio.io/redirection'] === 'enabled'), { timeoutMs: 30_000 });
     await pollUntil('ztunnels to see the pods as HBONE', async () => {
       const d = await dump('node1');
-      return d.workloads.filter((w) => w.namespace !== 'istio-system' && w.namespace !== 'outside').length === 3 && d.workloads.filter((w) => w.namespace.startsWith('app-')).every((w) => w.tunnelProtocol === 'HBONE');
+      return d.workloads.filter((w) => w.namespace !== 'istio-system' && w.namespace !== 'outside').length === 3 && d.workloads.filter((w) => w.namespace.startsWith('app-')).every((w) => w.protocol === 'HBONE');
     }, { timeoutMs: 15_000 });
     const secret = `s-${randomBytes(6).toString('hex')}`;
     const cap = await captureFabric(lab, async () => [await fromSleep(echoIps()[0]!, 9000, secret), await fromSleep(vip, 80, `${secret}-vip`)]);

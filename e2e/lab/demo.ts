@@ -74,9 +74,9 @@ async function main(): Promise<void> {
   kubectlSync(lab, ['label', 'namespace', NS, 'istio.io/dataplane-mode=ambient']);
   await pollUntil('the pods to be captured', () => pods().every((p) => p.metadata.annotations?.['ambient.istio.io/redirection'] === 'enabled'), { timeoutMs: 30_000 });
   await pollUntil('ztunnel to know the pods as HBONE', async () => {
-    const d = JSON.parse(await mesh.admin(client.spec.nodeName!, '/config_dump')) as { workloads: { namespace: string; tunnelProtocol: string }[] };
+    const d = JSON.parse(await mesh.admin(client.spec.nodeName!, '/config_dump')) as { workloads: { namespace: string; protocol: string }[] };
     const demo = d.workloads.filter((w) => w.namespace === NS);
-    return demo.length === 3 && demo.every((w) => w.tunnelProtocol === 'HBONE');
+    return demo.length === 3 && demo.every((w) => w.protocol === 'HBONE');
   }, { timeoutMs: 15_000 });
   await show('2. After: the same request, no pod restarted');
   const line = await pollUntil('the access log line', () => mesh.logLines(target.spec.nodeName!).find((l) => l.scope === 'access' && l.direction === 'inbound'), { timeoutMs: 10_000 });

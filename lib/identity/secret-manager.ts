@@ -10,14 +10,26 @@
 // instead of being refreshed forever.
 import { X509Certificate } from 'node:crypto';
 import { refreshTime, type WorkloadCertificate } from './certificate.ts';
+import { splitPemCertificates } from './x509.ts';
 
 export type Issuer = (identity: string) => Promise<WorkloadCertificate>;
 
-/** One identity in a proxy's `/config_dump` `certificates` (Istio's ztunnel shape). */
+/** One certificate of a dump entry: the serial as node:crypto prints it (hex), times as ISO strings. */
+export interface CertificateDumpCert { pem: string; serialNumber: string; validFrom: string; expirationTime: string }
+
+/** One identity in a proxy's `/config_dump` `certificates` (Istio's ztunnel names; ztunnel's admin re-encodes the values). */
 export interface CertificateDumpEntry {
   identity: string;
   state: 'Available' | 'Initializing' | 'Unavailable';
-  certChain: { pem: string; serialNumber: string; validFrom: string; expirationTime: string }[];
+  /** Leaf first, then intermediates. */
+  certChain: CertificateDumpCert[];
+  /** The trust anchors the identity's peers are checked against. */
+  rootCerts: CertificateDumpCert[];
+}
+
+function dumpCertificate(pem: string): CertificateDumpCert {
+  const x = new X509Certificate(pem);
+  return { pem, serialNumber: x.serialNumber, validFrom: new Date(x.validFrom).toISOString(), expirationTime: new Date(x.validTo).toISOString() };
 }
 
 /** Longest wait between failed fetches (fact sheet §5.2). */
@@ -168,10 +180,8 @@ export class SecretManager {
     return [...this.entries.entries()].map(([identity, e]) => ({
       identity,
       state: e.current ? 'Available' : e.pending ? 'Initializing' : 'Unavailable',
-      certChain: (e.current?.certChainPem ?? []).map((pem) => {
-        const x = new X509Certificate(pem);
-        return { pem, serialNumber: x.serialNumber, validFrom: new Date(x.validFrom).toISOString(), expirationTime: new Date(x.validTo).toISOString() };
-      }),
+      certChain: (e.current?.certChainPem ?? []).map(dumpCertificate),
+      rootCerts: e.current ? splitPemCertificates(e.current.rootsPem).map(dumpCertificate) : [],
     }));
   }
 }

@@ -4,8 +4,8 @@ import { parse } from 'yaml';
 import { table, WAYPOINT_TABLE, ZTUNNEL_TABLE } from '../table.ts';
 import { certificateRows, normalizeConfigDump, parseConfigDump, pascal, policyRows, renderConfigDump, serialHex, serviceRows, workloadRows } from './config-dump.ts';
 
-// Made by our ztunnel's own configDump (ztunnel/src/admin/config-dump.ts) over a ProxyState and a
-// SecretManager: the exact JSON its admin port serves.
+// Made by our ztunnel's own configDump (ztunnel/src/admin/config-dump.ts, whose unit test rewrites it
+// with UPDATE_GOLDEN=1): the exact JSON its admin port serves, in Istio's ztunnel shape.
 const OURS_TEXT = readFileSync(new URL('./testdata/ambient-config-dump.json', import.meta.url), 'utf8');
 const ours = parseConfigDump(OURS_TEXT);
 const NOW = new Date('2026-01-10T13:00:00Z');
@@ -30,7 +30,7 @@ const ISTIO = {
 const istio = normalizeConfigDump(ISTIO);
 
 describe('ztunnel-config over our ztunnel\'s /config_dump', () => {
-  it('recognises the dialect', () => expect(ours.dialect).toBe('ambient-mesh'));
+  it('is Istio\'s ztunnel dialect', () => expect(ours.dialect).toBe('istio'));
 
   it('workloads: sorted by namespace.name, TCP for tunnel NONE, the waypoint by its Service name', () => {
     expect(table(workloadRows(ours, {}), ZTUNNEL_TABLE)).toBe([
@@ -70,10 +70,11 @@ describe('ztunnel-config over our ztunnel\'s /config_dump', () => {
     ].join('\n'));
   });
 
-  it('certificates: the leaf with its hex serial and validity, a pending identity as NA', () => {
+  it('certificates: the leaf and the root with their hex serials and validity, a pending identity as NA', () => {
     expect(certificateRows(ours, NOW)).toEqual([
       ['CERTIFICATE NAME', 'TYPE', 'STATUS', 'VALID CERT', 'SERIAL NUMBER', 'NOT AFTER', 'NOT BEFORE'],
-      ['spiffe://cluster.local/ns/app-a/sa/sleep', 'Leaf', 'Available', 'true', 'e65306e2dcbfe5ac6e4fdf89204fdfa2', '2026-01-11T12:00:00.000Z', '2026-01-10T11:59:00.000Z'],
+      ['spiffe://cluster.local/ns/app-a/sa/sleep', 'Leaf', 'Available', 'true', 'e65306e2dcbfe5ac6e4fdf89204fdfa2', '2026-01-11T12:00:00Z', '2026-01-10T11:59:00Z'],
+      ['spiffe://cluster.local/ns/app-a/sa/sleep', 'Root', 'Available', 'true', '6df138fd16da2ebbf650bae20d130465', '2036-01-01T00:00:00Z', '2026-01-01T00:00:00Z'],
       ['spiffe://cluster.local/ns/app-b/sa/echo', 'NA', 'Initializing', 'false', 'NA', 'NA', 'NA'],
     ]);
     expect(certificateRows(ours, new Date('2027-01-01T00:00:00Z'))[1]![3]).toBe('false');
@@ -81,7 +82,7 @@ describe('ztunnel-config over our ztunnel\'s /config_dump', () => {
 
   it('-o json prints the matching raw entries with 4-space indent; -o yaml the same as YAML', () => {
     const json = renderConfigDump(ours, { kind: 'workloads', output: 'json', now: NOW, workloads: { namespace: 'outside' } });
-    expect(json.startsWith('[\n    {\n        "uid": "Kubernetes//Pod/outside/outsider"')).toBe(true);
+    expect(json.startsWith('[\n    {\n        "workloadIps": [\n            "10.244.1.6"\n        ],')).toBe(true);
     expect((JSON.parse(json) as { name: string }[]).map((w) => w.name)).toEqual(['outsider']);
     const yaml = renderConfigDump(ours, { kind: 'policies', output: 'yaml', now: NOW, policyNamespace: 'istio-system' });
     expect((parse(yaml) as { name: string }[]).map((p) => p.name)).toEqual(['istio_converted_static_strict']);
@@ -125,6 +126,26 @@ describe('ztunnel-config over Istio\'s ztunnel dialect', () => {
   it('a legacy chain without rootCerts ends with the Root', () => {
     const d = normalizeConfigDump({ workloads: [{ workloadIps: [] }], certificates: [{ identity: 'i', state: 'Available', certChain: [{ serialNumber: '1' }, { serialNumber: '2' }, { serialNumber: '255' }] }] });
     expect(certificateRows(d, NOW).slice(1).map((r) => `${r[1]} ${r[4]}`)).toEqual(['Leaf 1', 'Intermediate 2', 'Root ff']);
+  });
+});
+
+describe('ztunnel-config over the older ambient-mesh dialect (before our ztunnel served Istio\'s shape)', () => {
+  const old = normalizeConfigDump({
+    workloads: [
+      { uid: 'u1', name: 'echo', namespace: 'a', addresses: ['10.1.0.5'], node: 'n1', tunnelProtocol: 'NONE', status: 'HEALTHY', waypoint: { kind: 'address', network: '', address: '10.96.0.30', hboneMtlsPort: 15008 } },
+    ],
+    services: [
+      { name: 'echo', namespace: 'a', hostname: 'echo.a.svc.cluster.local', vips: [{ network: '', address: '10.96.0.20' }], endpoints: ['u1', 'gone'] },
+      { name: 'waypoint', namespace: 'a', hostname: 'waypoint.a.svc.cluster.local', vips: [{ network: '', address: '10.96.0.30' }], endpoints: [] },
+    ],
+    certificates: [{ identity: 'i', state: 'Available', certChain: [{ serialNumber: 'E6530', validFrom: '2026-01-10T11:59:00.000Z', expirationTime: '2026-01-11T12:00:00.000Z' }] }],
+  });
+
+  it('still reads addresses, tunnelProtocol, VIP objects, endpoint uid lists and hex serials', () => {
+    expect(old.dialect).toBe('ambient-mesh');
+    expect(workloadRows(old, {})[1]).toEqual(['a', 'echo', '10.1.0.5', 'n1', 'waypoint', 'TCP']);
+    expect(serviceRows(old)[1]).toEqual(['a', 'echo', '10.96.0.20', 'None', '1/2']);
+    expect(certificateRows(old, NOW)[1]).toEqual(['i', 'Leaf', 'Available', 'true', 'e6530', '2026-01-11T12:00:00.000Z', '2026-01-10T11:59:00.000Z']);
   });
 });
 

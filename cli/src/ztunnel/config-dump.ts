@@ -1,7 +1,8 @@
-// ztunnel's admin `/config_dump` → what `istioctl ztunnel-config` prints. Reads both dialects: ours
-// (ztunnel/src/admin: `addresses`, `tunnelProtocol: HBONE|NONE`, VIPs as {network, address}, UPPER_CASE
-// enums, endpoint uid lists, hex serials) and Istio's ztunnel (`workloadIps`, `protocol: HBONE|TCP`,
-// "net/ip" VIPs, PascalCase enums, maps keyed by address, decimal serials). Shows Istio's vocabulary.
+// ztunnel's admin `/config_dump` → what `istioctl ztunnel-config` prints. Reads Istio's ztunnel shape
+// (`workloadIps`, `protocol: HBONE|TCP`, "net/ip" VIPs, PascalCase enums, maps keyed by address or uid,
+// decimal serials), which our ztunnel serves too (ztunnel/src/admin/config-dump.ts), and the older
+// ambient-mesh dialect (`addresses`, `tunnelProtocol: HBONE|NONE`, VIPs as {network, address},
+// UPPER_CASE enums, endpoint uid lists, hex serials). Shows Istio's vocabulary.
 import { stringify } from 'yaml';
 import { CliError } from '../args.ts';
 import { table, WAYPOINT_TABLE, ZTUNNEL_TABLE } from '../table.ts';
