@@ -7,7 +7,7 @@ import { down, execInteractive, kubectlArgs, LabError, requireLab, status, up } 
 import { installMesh, uninstallMesh } from './mesh-helm.ts';
 import type { LabState } from './state.ts';
 
-const USAGE = `usage: lab up [--nodes N] | down [--all] | status | kubectl ARGS... | ambientctl ARGS... | exec -n NS POD -- CMD [ARGS...] | mesh install|uninstall`;
+const USAGE = `usage: lab up [--nodes N] | down [--all] | status | kubectl ARGS... | ambientctl ARGS... | exec -n NS POD [-c CONTAINER] -- CMD [ARGS...] | mesh install|uninstall`;
 
 /** ambientctl against the lab: its admin kubeconfig, and the ztunnels' admin endpoints when the mesh harness runs them. */
 function ambientctlEnv(state: LabState): NodeJS.ProcessEnv {
@@ -67,17 +67,19 @@ async function main(argv: string[]): Promise<number> {
       const head = dd >= 0 ? rest.slice(0, dd) : rest;
       const command = dd >= 0 ? rest.slice(dd + 1) : [];
       let ns = 'default';
+      let container: string | undefined;
       const positional: string[] = [];
       for (let i = 0; i < head.length; i++) {
         if (head[i] === '-n' || head[i] === '--namespace') ns = head[++i] ?? ns;
+        else if (head[i] === '-c' || head[i] === '--container') container = head[++i];
         else positional.push(head[i]!);
       }
       const pod = positional[0];
       if (!pod || !command.length) {
-        console.error('usage: lab exec -n NS POD -- CMD [ARGS...]');
+        console.error('usage: lab exec -n NS POD [-c CONTAINER] -- CMD [ARGS...]');
         return 2;
       }
-      return await execInteractive(ns, pod, command);
+      return await execInteractive(ns, pod, command, container ? { container } : {});
     }
     case 'mesh': {
       // The four Helm releases of charts/ with e2e/lab/helm-values (see mesh-helm.ts).

@@ -20,6 +20,8 @@ export const PORTS = {
   apiserver: 16443,
   controllerManager: 16257,
   scheduler: 16259,
+  /** Node n's kubelet API listens on 127.0.0.1:<kubeletBase + n>. */
+  kubeletBase: 16250,
 } as const;
 
 export const NET = {

@@ -5,7 +5,7 @@ import { readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { NET, PORTS } from './config.ts';
 import { startDaemon, tail } from './daemons.ts';
-import type { LabPki } from './pki.ts';
+import { KUBELET_CLIENT_CN, type LabPki } from './pki.ts';
 import { pollUntil } from './poll.ts';
 import type { LabProcess } from './state.ts';
 import { isAlive } from './state.ts';
@@ -84,6 +84,8 @@ export async function startControlPlane(input: ControlPlaneInput): Promise<void>
     return res?.ok === true;
   }, { timeoutMs: 30_000 });
 
+  const kubeletClient = pki.clients[KUBELET_CLIENT_CN];
+  if (!kubeletClient) throw new Error(`no client certificate ${KUBELET_CLIENT_CN}`);
   const apiserver = startDaemon('kube-apiserver', [
     join(bin, 'kube-apiserver'),
     `--etcd-servers=http://127.0.0.1:${PORTS.etcdClient}`,
@@ -98,6 +100,10 @@ export async function startControlPlane(input: ControlPlaneInput): Promise<void>
     // The lab apiserver listens on loopback, which is not a valid endpoint address: no reconciler.
     '--endpoint-reconciler-type=none',
     '--allow-privileged=true', '--profiling=false', '--v=1',
+    // The kubelet API (exec, logs, port-forward): each node's kubelet listens on the host's loopback
+    // (advertised as the node's ExternalIP and its daemonEndpoints port) and checks this client cert.
+    `--kubelet-client-certificate=${kubeletClient.cert}`, `--kubelet-client-key=${kubeletClient.key}`,
+    `--kubelet-certificate-authority=${pki.caCert}`, '--kubelet-preferred-address-types=ExternalIP,InternalIP,Hostname',
   ], join(logs, 'kube-apiserver.log'), runId);
   input.onStarted(apiserver);
   await waitHealthy(apiserver, `${apiserverUrl}/readyz`, pki, 90_000);

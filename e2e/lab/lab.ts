@@ -4,12 +4,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { CURRENT_FILE, LAB_PREFIX, REPO_ROOT, runDir } from './config.ts';
+import { CURRENT_FILE, LAB_PREFIX, PORTS, REPO_ROOT, runDir } from './config.ts';
 import { apiserverUrl, startControlPlane } from './control-plane.ts';
 import { processGone, startDaemon, tail, type ProcessRef } from './daemons.ts';
 import { run, type RunResult } from './exec.ts';
 import { KubeClient, KubeError } from './kube-client.ts';
-import { createPki, writeKubeconfig } from './pki.ts';
+import { createPki, KUBELET_CLIENT_CN, writeKubeconfig } from './pki.ts';
 import { pollUntil } from './poll.ts';
 import { isAlive, readState, writeState, type LabState } from './state.ts';
 import { deleteNetns, killProcesses, labProcesses, leftovers, type Leftovers } from './sweep.ts';
@@ -112,7 +112,9 @@ export async function up(opts: UpOptions = {}): Promise<LabState> {
 
     const admin = new KubeClient(state.kubeconfig);
     try {
-      for (const node of state.nodes) {
+      for (const [i, node] of state.nodes.entries()) {
+        const serving = pki.kubeletServing[node.name];
+        if (!serving) throw new Error(`no kubelet serving certificate for ${node.name}`);
         await admin.request('POST', '/api/v1/nodes', {
           apiVersion: 'v1', kind: 'Node',
           metadata: { name: node.name, labels: { 'kubernetes.io/hostname': node.name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' } },
@@ -125,6 +127,8 @@ export async function up(opts: UpOptions = {}): Promise<LabState> {
           `--kubeconfig=${nodeKc}`, `--proxy-kubeconfig=${proxyKubeconfig}`,
           `--cni-conf-dir=${node.cniConfDir}`, `--cni-bin-dir=${node.cniBinDir}`, `--pods-dir=${join(dir, 'pods')}`,
           `--internal-ip=${node.fabricIp}`, `--pod-cidr=${node.podCidr}`,
+          `--kubelet-port=${PORTS.kubeletBase + i + 1}`, `--tls-cert-file=${serving.cert}`, `--tls-private-key-file=${serving.key}`,
+          `--client-ca-file=${pki.caCert}`, `--allowed-client=${KUBELET_CLIENT_CN}`,
         ], join(dir, 'logs', `kubelet-${node.name}.log`), runId);
         state.processes.push(p);
         writeState(state);
@@ -257,11 +261,17 @@ export function exec(namespace: string, pod: string, cmd: string[], opts: { time
   return run(['nsenter', `--net=/run/netns/${ref.netns}`, '--', ...cmd], { allowFail: true, timeoutMs: opts.timeoutMs ?? 60_000, input: opts.input });
 }
 
-/** The interactive form for the CLI: stdio passed through, exit code returned. */
-export function execInteractive(namespace: string, pod: string, cmd: string[]): Promise<number> {
-  const ref = podRef(namespace, pod);
+/**
+ * The interactive form for the CLI (`lab exec`): `kubectl exec -i` through the apiserver and the
+ * node's kubelet API, stdio passed through, the command's exit code returned (`-t` too when stdin
+ * is a terminal).
+ */
+export function execInteractive(namespace: string, pod: string, cmd: string[], opts: { container?: string } = {}): Promise<number> {
+  const tty = process.stdin.isTTY === true;
+  const [file, ...args] = kubectlArgs(requireLab(), ['exec', tty ? '-it' : '-i', '-n', namespace, pod,
+    ...(opts.container ? ['-c', opts.container] : []), '--', ...cmd]);
   return new Promise((resolve) => {
-    const child = spawn('nsenter', [`--net=/run/netns/${ref.netns}`, '--', ...cmd], { stdio: 'inherit' });
+    const child = spawn(file!, args, { stdio: 'inherit' });
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
     child.on('error', () => resolve(127));
   });

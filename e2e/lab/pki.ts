@@ -18,7 +18,12 @@ export interface LabPki {
   saKey: string;
   saPub: string;
   clients: Record<string, ClientCert>;
+  /** Each node's kubelet serving certificate (SANs: 127.0.0.1, where the apiserver dials it, and the node name). */
+  kubeletServing: Record<string, ClientCert>;
 }
+
+/** The CN of the apiserver's client certificate towards kubelets; the kubelets allow only it. */
+export const KUBELET_CLIENT_CN = 'kube-apiserver-kubelet-client';
 
 function genKey(path: string): void {
   run(['openssl', 'genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', path]);
@@ -68,14 +73,19 @@ export function createPki(dir: string, nodes: string[], serverSans: string[]): L
     // Bound to the bootstrap role system:node-proxier, as the real kube-proxy is.
     'kube-proxy': signCert(dir, 'kube-proxy', '/CN=system:kube-proxy', ca, clientExt),
   };
+  // What the apiserver presents to kubelets (--kubelet-client-certificate), as kubeadm names it.
+  clients[KUBELET_CLIENT_CN] = signCert(dir, KUBELET_CLIENT_CN, `/O=system:masters/CN=${KUBELET_CLIENT_CN}`, ca, clientExt);
+  const kubeletServing: Record<string, ClientCert> = {};
   for (const node of nodes) {
     clients[`node-${node}`] = signCert(dir, `node-${node}`, `/O=system:nodes/CN=system:node:${node}`, ca, clientExt);
+    kubeletServing[node] = signCert(dir, `kubelet-${node}`, `/O=system:nodes/CN=system:node:${node}`, ca,
+      `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:${node}\n`);
   }
   const saKey = join(dir, 'sa.key');
   const saPub = join(dir, 'sa.pub');
   genKey(saKey);
   run(['openssl', 'pkey', '-in', saKey, '-pubout', '-out', saPub]);
-  return { dir, caCert, caKey, serverCert: server.cert, serverKey: server.key, saKey, saPub, clients };
+  return { dir, caCert, caKey, serverCert: server.cert, serverKey: server.key, saKey, saPub, clients, kubeletServing };
 }
 
 /** A kubeconfig that points at the lab apiserver with one client certificate. */

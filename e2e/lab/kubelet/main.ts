@@ -14,6 +14,7 @@ import { prepareNodeRoot } from './node-root.ts';
 import { isHostProcessPod, PodRuntime } from './pod-runtime.ts';
 import type { Pod, PodRecord } from './types.ts';
 import { VolumeManager } from './volume-manager.ts';
+import { startKubeletServer } from './api/server.ts';
 
 const { values: opt } = parseArgs({
   options: {
@@ -31,6 +32,13 @@ const { values: opt } = parseArgs({
     'internal-ip': { type: 'string' },
     'pod-cidr': { type: 'string' },
     'kube-version': { type: 'string', default: 'v1.35.4' },
+    // The kubelet API (exec, logs, port-forward), HTTPS on the host's loopback; off without a port.
+    'kubelet-port': { type: 'string' },
+    'tls-cert-file': { type: 'string' },
+    'tls-private-key-file': { type: 'string' },
+    'client-ca-file': { type: 'string' },
+    /** CN of a client certificate the API accepts (the apiserver's kubelet client); repeatable. */
+    'allowed-client': { type: 'string', multiple: true, default: [] },
   },
 });
 function need(k: keyof typeof opt): string {
@@ -62,7 +70,16 @@ function apiserverOf(kubeconfig: string): { server: string; caFile: string } {
   if (!c?.server || !c['certificate-authority']) throw new Error(`kubelet: ${kubeconfig} names no server and certificate-authority file`);
   return { server: c.server, caFile: resolve(dirname(kubeconfig), c['certificate-authority']) };
 }
-const info = { name: nodeName, internalIp, podCidr: need('pod-cidr'), kubeletVersion: opt['kube-version'] ?? 'v1.35.4' };
+const kubeletPort = opt['kubelet-port'] ? Number(opt['kubelet-port']) : undefined;
+if (kubeletPort !== undefined && !(Number.isInteger(kubeletPort) && kubeletPort > 0 && kubeletPort < 65536)) {
+  console.error(`kubelet: --kubelet-port ${opt['kubelet-port']} is not a port`);
+  process.exit(2);
+}
+const KUBELET_ADDRESS = '127.0.0.1';
+const info = {
+  name: nodeName, internalIp, podCidr: need('pod-cidr'), kubeletVersion: opt['kube-version'] ?? 'v1.35.4',
+  ...(kubeletPort ? { kubeletAddress: KUBELET_ADDRESS, kubeletPort } : {}),
+};
 
 // API writes (status patches, final deletes) share one bound: thousands of pods changing at once
 // (bench/controller's fake-ready pods) queue here instead of opening thousands of connections, which
@@ -202,6 +219,15 @@ const stopProxy = startKubeProxy({
   log,
 });
 
+const kubeletApi = kubeletPort
+  ? await startKubeletServer({
+    host: runtime, port: kubeletPort, bindAddress: KUBELET_ADDRESS,
+    certFile: need('tls-cert-file'), keyFile: need('tls-private-key-file'), clientCaFile: need('client-ca-file'),
+    allowedClients: opt['allowed-client'] ?? [], log,
+  })
+  : undefined;
+if (kubeletApi) log('kubelet API serving', { address: `${KUBELET_ADDRESS}:${kubeletApi.port}` });
+
 async function beat(): Promise<void> {
   try {
     await heartbeat(client, info);
@@ -221,6 +247,7 @@ async function shutdown(signal: string): Promise<void> {
   clearInterval(timer);
   stopPods();
   stopProxy();
+  void kubeletApi?.close();
   await runtime.stopAll();
   client.close();
   process.exit(0);

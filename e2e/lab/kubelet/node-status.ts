@@ -9,6 +9,9 @@ export interface NodeInfo {
   internalIp: string;
   podCidr: string;
   kubeletVersion: string;
+  /** Where the apiserver reaches this kubelet's API (the host's loopback; see --kubelet-preferred-address-types). */
+  kubeletAddress?: string;
+  kubeletPort?: number;
 }
 
 export function nodeStatus(info: NodeInfo, now: string): Record<string, unknown> {
@@ -25,6 +28,7 @@ export function nodeStatus(info: NodeInfo, now: string): Record<string, unknown>
     ],
     addresses: [
       { type: 'InternalIP', address: info.internalIp },
+      ...(info.kubeletAddress ? [{ type: 'ExternalIP', address: info.kubeletAddress }] : []),
       { type: 'Hostname', address: info.name },
     ],
     capacity: resources,
@@ -35,7 +39,7 @@ export function nodeStatus(info: NodeInfo, now: string): Record<string, unknown>
       kubeletVersion: info.kubeletVersion, kubeProxyVersion: info.kubeletVersion,
       operatingSystem: 'linux', architecture: process.arch === 'x64' ? 'amd64' : process.arch,
     },
-    daemonEndpoints: { kubeletEndpoint: { Port: 0 } },
+    daemonEndpoints: { kubeletEndpoint: { Port: info.kubeletPort ?? 0 } },
   };
 }
 

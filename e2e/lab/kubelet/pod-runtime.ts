@@ -7,7 +7,8 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CNI_BIN_DIR, LAB_RUN_ENV, REPO_ROOT } from '../config.ts';
 import { run } from '../exec.ts';
-import { imageReadiness, resolveImage, type Readiness } from '../images/catalogue.ts';
+import { imageCommands, imageReadiness, resolveImage, type Readiness } from '../images/catalogue.ts';
+import type { ContainerTarget, KubeletHost, PodTarget } from './api/host.ts';
 import { cniAdd, cniDel, loadConflist, type CniRuntimeArgs } from './cni.ts';
 import type { EventRecorder } from './events.ts';
 import type { Container, Pod, PodRecord } from './types.ts';
@@ -41,6 +42,8 @@ interface Running {
   restartTimer?: NodeJS.Timeout;
   probeTimer?: NodeJS.Timeout;
   backoffMs: number;
+  /** The container's environment as last started: what `kubectl exec` runs with. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -92,7 +95,7 @@ export function podDirName(rec: { namespace: string; name: string; uid: string }
   return `${rec.namespace}_${rec.name}_${rec.uid}`;
 }
 
-export class PodRuntime {
+export class PodRuntime implements KubeletHost {
   private readonly records = new Map<string, PodRecord>();
   private readonly running = new Map<string, Map<string, Running>>();
   private readonly stopping = new Set<string>();
@@ -109,6 +112,38 @@ export class PodRuntime {
 
   uids(): string[] {
     return [...this.records.keys()];
+  }
+
+  private byName(namespace: string, name: string): PodRecord | undefined {
+    for (const rec of this.records.values()) if (rec.namespace === namespace && rec.name === name && !this.stopping.has(rec.uid)) return rec;
+    return undefined;
+  }
+
+  /** A running pod (sandbox made) by name: what the kubelet API serves. */
+  findPod(namespace: string, name: string): PodTarget | undefined {
+    const rec = this.byName(namespace, name);
+    if (!rec || rec.podIp === undefined) return undefined;
+    return {
+      uid: rec.uid, namespace, name,
+      ...(rec.hostProcess ? {} : { netnsPath: `/run/netns/${rec.netns}` }),
+      containers: rec.containers.map((c) => c.name),
+    };
+  }
+
+  /** How a command runs as `container` would, and where its log is (undefined before it ever started). */
+  findContainer(namespace: string, name: string, container: string): ContainerTarget | undefined {
+    const pod = this.findPod(namespace, name);
+    const rec = this.byName(namespace, name);
+    const cr = rec?.containers.find((c) => c.name === container);
+    const r = this.running.get(rec?.uid ?? '')?.get(container);
+    if (!pod || !rec || !cr || !r?.env) return undefined;
+    const dir = this.podDir(rec);
+    return {
+      uid: rec.uid, namespace, name, container,
+      ...(pod.netnsPath ? { netnsPath: pod.netnsPath } : {}),
+      env: r.env, cwd: podRoot(dir), logPath: join(dir, `${container}.log`),
+      state: cr.state, restartCount: cr.restartCount, commands: imageCommands(cr.image),
+    };
   }
 
   private cniRuntime(pod: { uid: string; namespace: string; name: string }, netns: string): CniRuntimeArgs {
@@ -264,6 +299,7 @@ export class PodRuntime {
     }
     const r: Running = slot.get(spec.name) ?? { backoffMs: 1000 };
     slot.set(spec.name, r);
+    r.env = env;
     const logDir = this.podDir(rec);
     mkdirSync(logDir, { recursive: true });
     r.logStream ??= createWriteStream(join(logDir, `${spec.name}.log`), { flags: 'a' });
