@@ -95,9 +95,12 @@ e2e: deps node_modules tools istioctl bundles
 	$(VITEST) run --project e2e
 
 # The images are built first so e2e/images starts each one under runc (a broken image fails here).
+# Last, Gateway API's MESH conformance suite on its own lab (make conformance; ~2 min, +5 min the
+# first time to build the suite).
 test: deps node_modules tools istioctl typecheck check-deps images bundles
 	$(VITEST) run --project unit
 	$(VITEST) run --project e2e
+	node e2e/lab/conformance.ts
 
 demo: deps node_modules tools bundles
 	node e2e/lab/demo.ts
