@@ -13,7 +13,7 @@ export function registerProcessMetrics(registry: Registry): void {
   const heapUsed = registry.gauge('nodejs_heap_size_used_bytes', 'V8 heap size in use, in bytes.');
   const external = registry.gauge('nodejs_external_memory_bytes', 'Memory of C++ objects bound to JavaScript objects (Buffers included), in bytes.');
   const arrayBuffers = registry.gauge('nodejs_array_buffers_bytes', 'Memory of ArrayBuffers and Buffers, in bytes (part of external).');
-  start.set({}, Math.round(Date.now() / 1000 - process.uptime()));
+  start.set({}, Math.floor(Date.now() / 1000 - process.uptime()));
   registry.onCollect(() => {
     const m = process.memoryUsage();
     rss.set({}, m.rss);
