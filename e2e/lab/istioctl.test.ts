@@ -3,9 +3,9 @@
 // /config_dump and print the same tables as `ambientctl ztunnel-config`; `waypoint apply|list|status`
 // work on the Gateways our controller deploys and writes status for.
 //
-// istioctl reads a ztunnel through an apiserver port-forward to the pod's admin port; the dump is also
-// fetched from the admin port and given with `-f`, which needs nothing but the file. The live path
-// runs when the lab's kubelet serves port-forward (checked with `kubectl port-forward` first).
+// istioctl reads a ztunnel through an apiserver port-forward to the pod's admin port (the lab's kubelet
+// serves port-forward); the dump is also fetched from the admin port and given with `-f`, which needs
+// nothing but the file. ambientctl's own port-forward path is checked against istioctl's live output.
 //
 // What istioctl reads that we do not serve (so not checked here): the dump's `workloadState` (per-pod
 // connections: `ztunnel-config connections` and the last table of `all` stay empty); `ztunnel-config log`
@@ -84,7 +84,8 @@ describe('istioctl against the lab (root)', () => {
   let mesh: HelmMesh;
   let istioctl: string;
   let dir: string;
-  const env = () => ({ ...process.env, KUBECONFIG: lab.kubeconfig, HOME: dir });
+  // Without the lab's AMBIENTCTL_ZTUNNEL_ADMIN map: ambientctl finds ztunnels as on a real cluster.
+  const env = () => ({ ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'AMBIENTCTL_ZTUNNEL_ADMIN')), KUBECONFIG: lab.kubeconfig, HOME: dir });
   const run = (bin: string, args: string[]): Run => {
     const r = spawnSync(bin, args, { encoding: 'utf8', env: env(), timeout: 120_000 });
     return { code: r.status, out: r.stdout, err: r.stderr };
@@ -195,16 +196,20 @@ describe('istioctl against the lab (root)', () => {
     expect(all.out).toBe(`${ours}\nWORKLOAD DIRECTION LOCAL REMOTE REMOTE TARGET PROTOCOL\n`);
   }, 60_000);
 
-  it('ztunnel-config reads the ztunnel pod live through the apiserver\'s port-forward', async (t) => {
+  it('ztunnel-config reads the ztunnel pod live through the apiserver\'s port-forward (istioctl and ambientctl)', async () => {
     const z = mesh.ztunnel('node2');
-    if (!(await portForwardWorks(lab, z.pod, z.ports.admin))) {
-      t.skip('kubectl port-forward to a ztunnel pod does not work on this lab (the kubelet serves no port-forward)');
-      return;
-    }
+    expect(await portForwardWorks(lab, z.pod, z.ports.admin), 'kubectl port-forward to the ztunnel pod forwards a GET of /config_dump').toBe(true);
     const file = await saveDump('node2');
     const live = ictl(['ztunnel-config', 'workloads', `${z.pod}.${MESH_NAMESPACE}`, '--proxy-admin-port', String(z.ports.admin), '--workload-namespace', NS]);
     expect(live.code, live.err).toBe(0);
     expect(live.out).toBe(actl(['ztunnel-config', 'workloads', '-f', file, '--workload-namespace', NS]).out);
+    // ambientctl's own port-forward (the client library's WebSocket tunnel), by pod and by node.
+    const actlLive = actl(['ztunnel-config', 'workloads', `${z.pod}.${MESH_NAMESPACE}`, '--proxy-admin-port', String(z.ports.admin), '--workload-namespace', NS]);
+    expect(actlLive.code, actlLive.err).toBe(0);
+    expect(actlLive.out).toBe(live.out);
+    const actlNode = actl(['ztunnel-config', 'workloads', '--node', 'node2', '--proxy-admin-port', String(z.ports.admin), '--workload-namespace', NS]);
+    expect(actlNode.code, actlNode.err).toBe(0);
+    expect(actlNode.out).toBe(live.out);
     // A workload pod: istioctl reads the ztunnel on its node and keeps its row only.
     const sleep = ictl(['ztunnel-config', 'workloads', `sleep.${NS}`, '--proxy-admin-port', String(mesh.ztunnel('node1').ports.admin)]);
     expect(sleep.code, sleep.err).toBe(0);
