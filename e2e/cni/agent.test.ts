@@ -21,11 +21,6 @@ describe('CNI node agent on the lab (root)', () => {
   let lab: LabState;
   let mesh: LabMesh;
   let pods: TwoPods;
-  const ns = (name: string) => pods.netns(name);
-  const ip = (name: string) => pods.ip(name);
-  const pod = (name: string) => pods.pod(name);
-  const redirection = (name: string) => pods.redirection(name);
-  const exchange = () => pods.exchange();
 
   beforeAll(async () => {
     requireRoot('e2e/cni/agent.test.ts');
@@ -40,26 +35,26 @@ describe('CNI node agent on the lab (root)', () => {
   }, 120_000);
 
   it('captures running pods when their namespace is labelled ambient, and releases them when the label goes', async () => {
-    const before = await exchange();
+    const before = await pods.exchange();
     expect(before.reply).toBe(before.secret);
     expect(before.plaintextOnWire).toBe(true);
-    const uids = { client: pod('client').metadata.uid, echo: pod('echo').metadata.uid };
+    const uids = { client: pods.pod('client').metadata.uid, echo: pods.pod('echo').metadata.uid };
 
     kubectlSync(lab, ['label', 'ns', 'amb', 'istio.io/dataplane-mode=ambient']);
     await mesh.syncConfig();
-    await pollUntil('both pods annotated as captured', () => redirection('client') === 'enabled' && redirection('echo') === 'enabled', { timeoutMs: 20_000 });
-    const meshed = await exchange();
+    await pollUntil('both pods annotated as captured', () => pods.redirection('client') === 'enabled' && pods.redirection('echo') === 'enabled', { timeoutMs: 20_000 });
+    const meshed = await pods.exchange();
     expect(meshed.reply).toBe(meshed.secret);
     expect(meshed.plaintextOnWire).toBe(false);
     expect([...meshed.ports]).toEqual(['15008']);
     // In place: same pods, no container restart.
-    expect({ client: pod('client').metadata.uid, echo: pod('echo').metadata.uid }).toEqual(uids);
-    expect(pod('echo').status.containerStatuses?.[0]?.restartCount ?? 0).toBe(0);
+    expect({ client: pods.pod('client').metadata.uid, echo: pods.pod('echo').metadata.uid }).toEqual(uids);
+    expect(pods.pod('echo').status.containerStatuses?.[0]?.restartCount ?? 0).toBe(0);
 
     kubectlSync(lab, ['label', 'ns', 'amb', 'istio.io/dataplane-mode-']);
-    await pollUntil('the annotations to be cleared', () => redirection('client') === undefined && redirection('echo') === undefined, { timeoutMs: 20_000 });
+    await pollUntil('the annotations to be cleared', () => pods.redirection('client') === undefined && pods.redirection('echo') === undefined, { timeoutMs: 20_000 });
     await mesh.syncConfig();
-    const after = await exchange();
+    const after = await pods.exchange();
     expect(after.reply).toBe(after.secret);
     expect(after.plaintextOnWire).toBe(true);
     expect([...after.ports]).toEqual(['9000']);
@@ -71,18 +66,18 @@ describe('CNI node agent on the lab (root)', () => {
   it('a killed agent leaves captured pods working; the restarted one repairs a rule deleted by hand', async () => {
     kubectlSync(lab, ['label', 'ns', 'amb', 'istio.io/dataplane-mode=ambient']);
     await mesh.syncConfig();
-    await pollUntil('both pods captured', () => redirection('client') === 'enabled' && redirection('echo') === 'enabled', { timeoutMs: 20_000 });
+    await pollUntil('both pods captured', () => pods.redirection('client') === 'enabled' && pods.redirection('echo') === 'enabled', { timeoutMs: 20_000 });
     const agentPid = mesh.agent('node1').pid;
     process.kill(agentPid, 'SIGKILL');
-    expect(await talk(ns('client'), ip('echo'), 9000, 'still-meshed')).toBe('still-meshed');
+    expect(await talk(pods.netns('client'), pods.ip('echo'), 9000, 'still-meshed')).toBe('still-meshed');
     // Sabotage: drop the outbound redirect in the client pod; traffic would now bypass ztunnel.
-    const nsPath = `/run/netns/${ns('client')}`;
+    const nsPath = `/run/netns/${pods.netns('client')}`;
     const flush = spawnSync('nsenter', [`--net=${nsPath}`, '--', 'iptables', '-t', 'nat', '-F', 'ISTIO_OUTPUT'], { encoding: 'utf8' });
     expect(flush.status, flush.stderr).toBe(0);
     await mesh.restartAgent('node1', { kill: true });
     const rules = spawnSync('nsenter', [`--net=${nsPath}`, '--', 'iptables-save', '-t', 'nat'], { encoding: 'utf8' }).stdout;
     expect(rules).toMatch(/-A ISTIO_OUTPUT .*--to-ports 15001/);
-    const meshed = await exchange();
+    const meshed = await pods.exchange();
     expect(meshed.reply).toBe(meshed.secret);
     expect(meshed.plaintextOnWire).toBe(false);
   });
@@ -111,7 +106,7 @@ describe('CNI node agent on the lab (root)', () => {
     const { readiness, metrics } = mesh.agent('node2').ports;
     expect((await fetch(`http://127.0.0.1:${readiness}/readyz`)).status).toBe(200);
     expect(await (await fetch(`http://127.0.0.1:${metrics}/metrics`)).text()).toMatch(/^istio_cni_plugin_events_total\{result="invalid"\} [4-9]$/m);
-    expect(await talk(ns('client'), ip('echo'), 9000, 'unaffected')).toBe('unaffected');
+    expect(await talk(pods.netns('client'), pods.ip('echo'), 9000, 'unaffected')).toBe('unaffected');
   });
 
   it('keeps the plugin in the node chain: installed, re-inserted after a rewrite, removed by uninstall; valid JSON at each step', async () => {
@@ -147,7 +142,7 @@ describe('CNI node agent on the lab (root)', () => {
   });
 
   it('captures a new ambient pod before its first connection', async () => {
-    const echoIp = ip('echo');
+    const echoIp = pods.ip('echo');
     kubectlSync(lab, ['apply', '-f', '-'], `
 apiVersion: v1
 kind: Pod
@@ -164,7 +159,7 @@ spec: { nodeName: node1, containers: [{ name: main, image: lab/sleep, env: [{ na
     });
     expect(line).toMatchObject({ 'dst.hbone_addr': `${echoIp}:9000`, 'src.workload': 'first' });
     expect(line.error).toBeUndefined();
-    expect(redirection('first')).toBe('enabled');
+    expect(pods.redirection('first')).toBe('enabled');
   });
 
   it('while the agent is down: other pods start, ambient pods fail ADD with a clear error and start once it is back', async () => {
@@ -186,20 +181,20 @@ spec: { nodeName: node1, containers: [{ name: main, image: lab/sleep }] }
 `);
     const get = (n: string, name: string) => JSON.parse(kubectlSync(lab, ['get', 'pod', '-n', n, name, '-o', 'json']).stdout) as PodJson & { status: { message?: string } };
     await pollUntil('the non-ambient pod to be Ready', () => isReady(get('plain2', 'free')), { timeoutMs: 30_000 });
-    expect(await talk(podRef('plain2', 'free', lab).netns, ip('echo'), 9000, 'plain while the agent is down')).toBe('plain while the agent is down');
+    expect(await talk(podRef('plain2', 'free', lab).netns, pods.ip('echo'), 9000, 'plain while the agent is down')).toBe('plain while the agent is down');
     const failed = await pollUntil('the ambient pod to report the failed ADD', () => get('amb', 'late').status.message, { timeoutMs: 30_000 });
     expect(failed).toMatch(/ambient-cni/);
     expect(failed).toMatch(/agent|pluginevent/i);
     expect(isReady(get('amb', 'late'))).toBe(false);
     await mesh.restartAgent('node1');
     await pollUntil('the ambient pod to start once the agent is back', () => isReady(get('amb', 'late')), { timeoutMs: 40_000 });
-    await pollUntil('the pod annotated', () => redirection('late') === 'enabled', { timeoutMs: 10_000 });
+    await pollUntil('the pod annotated', () => pods.redirection('late') === 'enabled', { timeoutMs: 10_000 });
   }, 90_000);
 
   it('a restarted ztunnel gets the snapshot from the agent and capture resumes for every pod', async () => {
     const z = await mesh.restart('node2');
     expect(z.generation).toBeGreaterThan(1);
-    const meshed = await exchange();
+    const meshed = await pods.exchange();
     expect(meshed.reply).toBe(meshed.secret);
     expect(meshed.plaintextOnWire).toBe(false);
     expect([...meshed.ports]).toEqual(['15008']);

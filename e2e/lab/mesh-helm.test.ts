@@ -19,11 +19,6 @@ describe('the Helm-installed mesh on the lab (root)', () => {
   let lab: LabState;
   const helmLines: string[] = [];
   let pods: TwoPods;
-  const ns = (name: string) => pods.netns(name);
-  const ip = (name: string) => pods.ip(name);
-  const pod = (name: string) => pods.pod(name);
-  const redirection = (name: string) => pods.redirection(name);
-  const exchange = () => pods.exchange();
   const ztunnelMetrics = async (node: string): Promise<string> => {
     const z = ztunnelPods(lab).get(node);
     if (!z) throw new Error(`no Ready ztunnel on ${node}`);
@@ -64,15 +59,15 @@ describe('the Helm-installed mesh on the lab (root)', () => {
   });
 
   it('captures a labelled namespace: cross-node TCP goes over HBONE between the pods\' SPIFFE identities', async () => {
-    const before = await exchange();
+    const before = await pods.exchange();
     expect(before.reply).toBe(before.secret);
     expect(before.plaintextOnWire).toBe(true);
 
     kubectlSync(lab, ['label', 'ns', 'amb', 'istio.io/dataplane-mode=ambient']);
-    await pollUntil('both pods annotated as captured', () => redirection('client') === 'enabled' && redirection('echo') === 'enabled', { timeoutMs: 30_000 });
+    await pollUntil('both pods annotated as captured', () => pods.redirection('client') === 'enabled' && pods.redirection('echo') === 'enabled', { timeoutMs: 30_000 });
     // The ztunnels learn the pods from the controller over xDS; poll until the exchange is meshed.
     const meshed = await pollUntil('an exchange over HBONE', async () => {
-      const r = await exchange();
+      const r = await pods.exchange();
       return r.reply === r.secret && !r.plaintextOnWire ? r : undefined;
     }, { timeoutMs: 30_000 });
     expect([...meshed.ports]).toEqual(['15008']);
@@ -90,7 +85,7 @@ describe('the Helm-installed mesh on the lab (root)', () => {
     }, { timeoutMs: 60_000 });
     expect(after.pod).toBe(before.pod);
     const r = await pollUntil('an exchange over HBONE again', async () => {
-      const x = await exchange();
+      const x = await pods.exchange();
       return x.reply === x.secret && !x.plaintextOnWire ? x : undefined;
     }, { timeoutMs: 30_000 });
     expect([...r.ports]).toEqual(['15008']);
@@ -104,7 +99,7 @@ describe('the Helm-installed mesh on the lab (root)', () => {
     const load = (async () => {
       while (!stop) {
         const secret = `u-${results.length}`;
-        const reply = await talk(ns('client'), ip('echo'), 9000, secret);
+        const reply = await talk(pods.netns('client'), pods.ip('echo'), 9000, secret);
         results.push(reply === secret ? 'ok' : reply);
       }
     })();
@@ -138,17 +133,17 @@ describe('the Helm-installed mesh on the lab (root)', () => {
   }, 240_000);
 
   it('helm uninstall leaves the pods running and reachable in plaintext, with the in-pod rules removed', async () => {
-    const uids = { client: pod('client').metadata.uid, echo: pod('echo').metadata.uid };
+    const uids = { client: pods.pod('client').metadata.uid, echo: pods.pod('echo').metadata.uid };
     await uninstallMesh(lab, { log });
     expect(helmLines.filter((l) => l.startsWith('$ helm uninstall'))).toEqual(['ztunnel', 'istio-cni', 'istiod', 'istio-base'].map((r) => `$ helm uninstall ${r} -n ${MESH_NAMESPACE} --wait --timeout 2m`));
-    expect({ client: pod('client').metadata.uid, echo: pod('echo').metadata.uid }).toEqual(uids);
+    expect({ client: pods.pod('client').metadata.uid, echo: pods.pod('echo').metadata.uid }).toEqual(uids);
     const plain = await pollUntil('a plaintext exchange', async () => {
-      const x = await exchange();
+      const x = await pods.exchange();
       return x.reply === x.secret ? x : undefined;
     }, { timeoutMs: 30_000 });
     expect(plain.plaintextOnWire).toBe(true);
     for (const name of ['client', 'echo']) {
-      const rules = spawnSync('nsenter', [`--net=/run/netns/${ns(name)}`, '--', 'iptables-save'], { encoding: 'utf8' }).stdout;
+      const rules = spawnSync('nsenter', [`--net=/run/netns/${pods.netns(name)}`, '--', 'iptables-save'], { encoding: 'utf8' }).stdout;
       expect(rules).not.toMatch(/ISTIO_/);
     }
   }, 180_000);

@@ -18,10 +18,8 @@ import {
 } from 'node:http2';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { planEcho, type EchoRequest } from './echo-reply.ts';
-import { drainSockets, exitOnSignal, listen, log, plainAddress, podIdentity, portFromEnv, ready } from './program.ts';
+import { dispatchHttp, drainSockets, exitOnSignal, listen, log, plainAddress, podIdentity, portFromEnv, ready } from './program.ts';
 
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-const SNIFF_TIMEOUT_MS = 30_000;
 
 const identity = podIdentity();
 const logRequests = process.env.LOG_REQUESTS === '1';
@@ -119,36 +117,6 @@ http2.on('session', (s: ServerHttp2Session) => {
   });
 });
 
-/** Reads until the bytes either are or cannot be the HTTP/2 preface, then hands the socket over. */
-function dispatch(socket: Socket): void {
-  let head: Buffer = Buffer.alloc(0);
-  const decide = (kind: 'h2' | 'http1'): void => {
-    socket.off('data', onData);
-    socket.off('end', onEnd);
-    socket.setTimeout(0);
-    if (kind === 'h2') {
-      // The http2 session feeds itself whatever is buffered on the socket before it reads the handle.
-      socket.pause();
-      socket.unshift(head);
-      http2.emit('connection', socket);
-    } else {
-      // The http server's parser reads the native handle directly from here on; it never sees the
-      // readable buffer, so the bytes already read are handed to it as a 'data' event.
-      http1.emit('connection', socket);
-      socket.emit('data', head);
-    }
-  };
-  const onData = (chunk: Buffer): void => {
-    head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
-    const n = Math.min(head.length, PREFACE.length);
-    if (!head.subarray(0, n).equals(PREFACE.subarray(0, n))) decide('http1');
-    else if (n === PREFACE.length) decide('h2');
-  };
-  const onEnd = (): void => void socket.destroy();
-  socket.on('data', onData);
-  socket.on('end', onEnd);
-  socket.setTimeout(SNIFF_TIMEOUT_MS, () => socket.destroy());
-}
 
 const server = createNetServer((socket) => {
   sockets.add(socket);
@@ -156,7 +124,7 @@ const server = createNetServer((socket) => {
   socket.on('error', () => {
     /* resets are normal for an echo server; nothing to clean up beyond 'close' */
   });
-  dispatch(socket);
+  dispatchHttp(socket, { http1, http2 }, { destroyOnEnd: true });
 });
 
 exitOnSignal(async () => {

@@ -17,10 +17,8 @@ import { createServer as createNetServer, type Server, type Socket } from 'node:
 import { hostname } from 'node:os';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { decodeEchoMessage, ECHO_GRPC_PATH, echoGrpcBody, echoHttpBody, echoTcpFields, encodeEchoMessage, parseServerArgs, planEchoHttp, type EchoIdentity } from './istio-echo-format.ts';
-import { drainSockets, exitOnSignal, listen, log, plainAddress, ready } from './program.ts';
+import { dispatchHttp, drainSockets, exitOnSignal, listen, log, plainAddress, ready } from './program.ts';
 
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-const SNIFF_TIMEOUT_MS = 30_000;
 
 const parsed = parseServerArgs(process.argv.slice(2));
 if (!parsed.ok) {
@@ -127,27 +125,7 @@ function httpListener(id: EchoIdentity, useTls: boolean, grpc: boolean): Server 
     socket.on('error', () => {
       /* resets are normal */
     });
-    let head: Buffer = Buffer.alloc(0);
-    const decide = (kind: 'h2' | 'http1'): void => {
-      socket.off('data', onData);
-      socket.setTimeout(0);
-      if (kind === 'h2') {
-        socket.pause();
-        socket.unshift(head);
-        http2.emit('connection', socket);
-      } else {
-        http1.emit('connection', socket);
-        socket.emit('data', head);
-      }
-    };
-    const onData = (chunk: Buffer): void => {
-      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
-      const n = Math.min(head.length, PREFACE.length);
-      if (!head.subarray(0, n).equals(PREFACE.subarray(0, n))) decide('http1');
-      else if (n === PREFACE.length) decide('h2');
-    };
-    socket.on('data', onData);
-    socket.setTimeout(SNIFF_TIMEOUT_MS, () => socket.destroy());
+    dispatchHttp(socket, { http1, http2 });
   };
   if (!useTls) return createNetServer(dispatch);
   // Over TLS the ALPN decides instead; only HTTP/1.1 is offered.

@@ -121,3 +121,47 @@ export async function drainSockets(sockets: Set<Socket>, cutAfterMs = 300, waitM
   while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   clearTimeout(cut);
 }
+
+const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+const SNIFF_TIMEOUT_MS = 30_000;
+
+/** The two servers behind one plaintext port: HTTP/1.1 and h2c (prior knowledge). */
+export interface HttpServers {
+  http1: { emit(event: 'connection', socket: Socket): boolean };
+  http2: { emit(event: 'connection', socket: Socket): boolean };
+}
+
+/**
+ * Reads until the first bytes either are or cannot be the HTTP/2 preface, then hands the socket to
+ * the HTTP/2 or the HTTP/1.1 server. A socket that says nothing for 30 s (or, with `destroyOnEnd`,
+ * ends before deciding) is destroyed.
+ */
+export function dispatchHttp(socket: Socket, servers: HttpServers, opts: { destroyOnEnd?: boolean } = {}): void {
+  let head: Buffer = Buffer.alloc(0);
+  const decide = (kind: 'h2' | 'http1'): void => {
+    socket.off('data', onData);
+    socket.off('end', onEnd);
+    socket.setTimeout(0);
+    if (kind === 'h2') {
+      // The http2 session feeds itself whatever is buffered on the socket before it reads the handle.
+      socket.pause();
+      socket.unshift(head);
+      servers.http2.emit('connection', socket);
+    } else {
+      // The http server's parser reads the native handle directly from here on; it never sees the
+      // readable buffer, so the bytes already read are handed to it as a 'data' event.
+      servers.http1.emit('connection', socket);
+      socket.emit('data', head);
+    }
+  };
+  const onData = (chunk: Buffer): void => {
+    head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+    const n = Math.min(head.length, HTTP2_PREFACE.length);
+    if (!head.subarray(0, n).equals(HTTP2_PREFACE.subarray(0, n))) decide('http1');
+    else if (n === HTTP2_PREFACE.length) decide('h2');
+  };
+  const onEnd = (): void => void socket.destroy();
+  socket.on('data', onData);
+  if (opts.destroyOnEnd) socket.on('end', onEnd);
+  socket.setTimeout(SNIFF_TIMEOUT_MS, () => socket.destroy());
+}
