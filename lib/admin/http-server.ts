@@ -1,7 +1,13 @@
 // A tiny HTTP server scaffold for the operational endpoints (admin, metrics, readiness): exact-path
 // routes, JSON and text helpers, and errors mapped to 500 without taking the process down.
-import http from 'node:http';
+import type http from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+
+// Loaded with require, not `import`: an ESM import of node:http reads every export, and the lazy
+// `WebSocket`/`MessageEvent` getters among them load undici (with its llhttp WebAssembly), about
+// 13 MiB of RSS in every process that serves /metrics (bench/README.md).
+const { createServer } = createRequire(import.meta.url)('node:http') as typeof http;
 
 export type RouteResult = { status?: number; contentType?: string; body: string | Buffer };
 export type Route = (req: http.IncomingMessage, url: URL) => RouteResult | Promise<RouteResult>;
@@ -21,7 +27,7 @@ export function text(body: string, status = 200, contentType = 'text/plain; char
 }
 
 export async function startOpsServer(host: string, port: number, routes: Record<string, Route>, onError?: (err: Error) => void): Promise<OpsServer> {
-  const server = http.createServer((req, res) => {
+  const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const route = routes[url.pathname];
     if (!route) {
