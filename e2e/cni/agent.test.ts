@@ -182,7 +182,12 @@ spec: { nodeName: node1, containers: [{ name: main, image: lab/sleep }] }
     const get = (n: string, name: string) => JSON.parse(kubectlSync(lab, ['get', 'pod', '-n', n, name, '-o', 'json']).stdout) as PodJson & { status: { message?: string } };
     await pollUntil('the non-ambient pod to be Ready', () => isReady(get('plain2', 'free')), { timeoutMs: 30_000 });
     expect(await talk(podRef('plain2', 'free', lab).netns, pods.ip('echo'), 9000, 'plain while the agent is down')).toBe('plain while the agent is down');
-    const failed = await pollUntil('the ambient pod to report the failed ADD', () => get('amb', 'late').status.message, { timeoutMs: 30_000 });
+    // The status message may first show a transient step before the sandbox (a volume's token
+    // request racing the pod's creation); wait for the CNI failure itself.
+    const failed = await pollUntil('the ambient pod to report the failed ADD', () => {
+      const message = get('amb', 'late').status.message;
+      return message?.includes('ambient-cni') ? message : undefined;
+    }, { timeoutMs: 30_000 });
     expect(failed).toMatch(/ambient-cni/);
     expect(failed).toMatch(/agent|pluginevent/i);
     expect(isReady(get('amb', 'late'))).toBe(false);
