@@ -16,7 +16,7 @@ import { fdPath } from '../../cni/agent/dataplane.ts';
 import { closeFd } from '../../lib/netns/index.ts';
 import { addTestInterface, createThrowawayNetns, isRoot, type ThrowawayNetns } from '../../lib/netns/throwaway-netns.ts';
 import { applyInpodRules, applyInpodRulesAsync } from '../../lib/redirect/index.ts';
-import { percentile } from '../common/report.ts';
+import { percentile, renderTextTable } from '../common/report.ts';
 
 const PODS = Number(process.env.BENCH_PODS ?? 200);
 const N = Number(process.env.BENCH_N ?? 20);
@@ -129,9 +129,7 @@ function renderTable(rows: Summary[], first = 'capture one running pod'): string
   const withStall = rows.some((r) => !Number.isNaN(r.stall));
   const head = [first, 'median ms', 'p90 ms', ...(withStall ? ['longest loop gap ms'] : [])];
   const body = rows.map((r) => [r.name, r.median.toFixed(1), r.p90.toFixed(1), ...(withStall ? [r.stall.toFixed(1)] : [])]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+  return renderTextTable(head, body);
 }
 
 let code = 0;

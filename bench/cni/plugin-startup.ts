@@ -15,7 +15,7 @@ import { PLUGIN_TYPE } from '../../cni/shared/plugin-event.ts';
 import { createThrowawayNetns, isRoot, type ThrowawayNetns } from '../../lib/netns/throwaway-netns.ts';
 import { CNI_BIN_DIR } from '../../e2e/lab/config.ts';
 import { inNetns, runAsync } from '../../e2e/lab/exec.ts';
-import { percentile } from '../l4/report.ts';
+import { percentile, renderTextTable } from '../common/report.ts';
 
 const N = Number(process.env.BENCH_N ?? 30);
 const WARMUP = 3;
@@ -58,9 +58,7 @@ async function measure(cases: Case[]): Promise<Summary[]> {
 function renderTable(rows: Summary[], baseline: Summary | undefined): string {
   const head = ['CNI ADD exec', 'median ms', 'p90 ms', baseline ? `x ${baseline.name.split(' ')[0]}` : ''];
   const body = rows.map((r) => [r.name, r.median.toFixed(1), r.p90.toFixed(1), baseline ? `${(r.median / baseline.median).toFixed(1)}x` : '']);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+  return renderTextTable(head, body);
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'amt-cni-bench-'));

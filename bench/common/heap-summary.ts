@@ -2,6 +2,7 @@
 // objects' self sizes by constructor (objects) or by node type (strings, code, arrays...): where a
 // process's V8 heap goes. Run: node bench/common/heap-summary.ts FILE [TOP].
 import { readFileSync } from 'node:fs';
+import { renderTextTable } from './report.ts';
 
 interface Snapshot {
   snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]] } };
@@ -38,8 +39,8 @@ export function summarizeHeap(snapshot: Snapshot): { total: number; groups: Heap
 
 export function renderHeap(summary: { total: number; groups: HeapGroup[] }, top = 15): string {
   const KiB = 1024;
-  const rows = summary.groups.slice(0, top).map((g) => `${g.name.slice(0, 40).padEnd(40)}  ${String(g.count).padStart(8)}  ${(g.bytes / KiB).toFixed(0).padStart(9)}`);
-  return [`${'constructor / (type)'.padEnd(40)}  ${'count'.padStart(8)}  ${'self KiB'.padStart(9)}`, ...rows, `${'total'.padEnd(40)}  ${''.padStart(8)}  ${(summary.total / KiB).toFixed(0).padStart(9)}`].join('\n');
+  const rows = summary.groups.slice(0, top).map((g) => [g.name.slice(0, 40), String(g.count), (g.bytes / KiB).toFixed(0)]);
+  return renderTextTable(['constructor / (type)', 'count', 'self KiB'], [...rows, ['total', '', (summary.total / KiB).toFixed(0)]]);
 }
 
 if (import.meta.main) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatValue, renderColumns } from './report.ts';
+import { formatValue, renderColumns, renderTextTable } from './report.ts';
 
 describe('bench/common report', () => {
   it('formats by magnitude, dash for nothing', () => {
@@ -24,5 +24,11 @@ describe('bench/common report', () => {
     expect(t[4]).toMatch(/^zero base\s+count\s+0\.00\s+3\.00\s+0\.00\s+0\.00\s+-\s+-$/);
     // Right-aligned numbers: every row as wide as the heading.
     expect(new Set(t.map((l) => l.length)).size).toBe(1);
+  });
+
+  it('prints a text table with label columns left and values right, and a rule under the heading', () => {
+    const t = renderTextTable(['phase', 'MiB', 'note'], [['start', '97.5', ''], ['after 1,000 conns', '238', 'x']]).split('\n');
+    expect(t).toEqual(['phase               MiB  note', '-----------------  ----  ----', 'start              97.5', 'after 1,000 conns   238     x']);
+    expect(renderTextTable(['a', 'b'], [['x', '1']], 2).split('\n')[2]).toBe('x  1');
   });
 });

@@ -53,6 +53,20 @@ function ratio(v: number | undefined, base: number | undefined): string {
 }
 
 /**
+ * A fixed-width text table: the first `labelColumns` cells of a row left-aligned, the rest
+ * right-aligned, two spaces between columns, a rule of dashes under the heading, no trailing blanks.
+ */
+export function renderTextTable(head: readonly string[], body: readonly (readonly string[])[], labelColumns = 1): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    widths
+      .map((w, i) => (i < labelColumns ? (cells[i] ?? '').padEnd(w) : (cells[i] ?? '').padStart(w)))
+      .join('  ')
+      .trimEnd();
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+/**
  * `metric  unit  <value columns...>  <ratio columns...>`: labels left-aligned, numbers right-aligned;
  * each ratio is a column's value over the value of column `baseline` in the same row.
  */
@@ -65,7 +79,5 @@ export function renderColumns(columns: readonly TableColumn[], rows: readonly Ta
     ...columns.map((_, i) => formatValue(r.values[i])),
     ...ratioCols.map(({ i }) => ratio(r.values[i], r.values[baseline])),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
-  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+  return renderTextTable(head, body, 2);
 }

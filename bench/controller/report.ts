@@ -1,6 +1,6 @@
 // The numbers of bench/controller and how they are printed: percentiles over the per-pod push
 // latencies, one table row per round, and VmRSS from /proc/<pid>/status. Pure, so unit-tested.
-import { percentile } from '../l4/report.ts';
+import { percentile, renderTextTable } from '../common/report.ts';
 
 export interface LatencySummary {
   count: number;
@@ -64,7 +64,5 @@ export function renderTable(rows: readonly RoundResult[], nodes: readonly string
     r.poll ? `${fmt(r.poll.meanMs)}/${fmt(r.poll.maxMs)}` : '-',
     fmt(r.dumpMiB, 1),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
-  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+  return renderTextTable(head, body, 0);
 }

@@ -6,7 +6,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { HbonePool } from '../../lib/hbone/index.ts';
 import { CLIENT_ID, SERVER_ID, createTestPki, startHboneServer, startTcpApp } from '../../lib/hbone/test-fixtures.ts';
-import { percentile } from '../common/report.ts';
+import { percentile, renderTextTable } from '../common/report.ts';
 
 const N = Number(process.env.BENCH_N ?? 5);
 const SIZE = 16 * 1024 * 1024;
@@ -65,6 +65,4 @@ const body = rows.map((r) => {
   const p50 = percentile(s, 50);
   return [r.name, p50.toFixed(1), (s[s.length - 1] ?? Number.NaN).toFixed(1), ((32 * 1000) / p50).toFixed(0), `${(p50 / base).toFixed(2)}x`];
 });
-const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-process.stdout.write(`${[fmt(head), ...body.map(fmt)].join('\n')}\n(${N} samples per row)\n`);
+process.stdout.write(`${renderTextTable(head, body)}\n(${N} samples per row)\n`);

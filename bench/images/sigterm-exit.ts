@@ -8,7 +8,7 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { resolveImage } from '../../e2e/lab/images/catalogue.ts';
-import { percentile } from '../common/report.ts';
+import { percentile, renderTextTable } from '../common/report.ts';
 
 const N = Number(process.env.BENCH_N ?? 10);
 const REPO = join(new URL('.', import.meta.url).pathname, '../..');
@@ -93,6 +93,4 @@ for (const row of rows) {
 const base = results[0]!;
 const head = ['SIGTERM → exit', 'p50 ms', 'max ms', 'p50 / node'];
 const body = results.map((r) => [r.name, r.p50.toFixed(1), r.max.toFixed(1), `${(r.p50 / base.p50).toFixed(2)}x`]);
-const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-process.stdout.write(`${[fmt(head), ...body.map(fmt)].join('\n')}\n(${N} samples per row)\n`);
+process.stdout.write(`${renderTextTable(head, body)}\n(${N} samples per row)\n`);

@@ -12,7 +12,7 @@ import { LabMesh, ZTUNNEL_BUNDLE } from '../../e2e/ztunnel/lab-mesh.ts';
 import { benchZtunnelEnv, runOnOwnLab } from '../common/lab-run.ts';
 import { renderHeap, summarizeHeap } from '../common/heap-summary.ts';
 import { hostLine, rssMiB } from '../common/proc.ts';
-import { formatValue } from '../common/report.ts';
+import { formatValue, renderTextTable } from '../common/report.ts';
 import { holdIdle, pingPong } from './load.ts';
 import { deployPairs, pairTarget } from './run.ts';
 
@@ -43,9 +43,7 @@ const pair = (v: number[] | undefined): string => (v ? v.map((x) => formatValue(
 function render(lines: readonly Line[]): string {
   const head = ['phase', 'RSS MiB n1 / n2', 'V8 heap MiB', 'external MiB', 'p50 ms', 'p99 ms', 'errors'];
   const body = lines.map((l) => [l.phase, pair(l.rss), pair(l.heap), pair(l.external), formatValue(l.p50), formatValue(l.p99), formatValue(l.errors)]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
-  return [fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(fmt)].join('\n');
+  return renderTextTable(head, body);
 }
 
 const extra = benchZtunnelEnv();

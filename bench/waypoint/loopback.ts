@@ -7,7 +7,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../e2e/lab/config.ts';
 import { hostLine } from '../common/proc.ts';
-import { formatValue } from '../common/report.ts';
+import { formatValue, renderTextTable } from '../common/report.ts';
 import { httpLoad, type HttpRequestSpec } from './http-load.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
@@ -123,12 +123,11 @@ if (import.meta.main) {
   const raw = await startRawResponder();
   try {
     process.stdout.write(`bench/waypoint loopback on ${hostLine()}; ${connections} connections, ${seconds} s each\n\n`);
-    const lines = [['request', 'generator', 'req/s', 'client CPU ms / 1k req', 'errors']];
+    const lines: string[][] = [];
     await compare(echo.port, { method: 'GET', path: '/bench', authority: 'echo' }, 'GET, lab/http-echo', lines);
     await compare(echo.port, { method: 'POST', path: '/bench', authority: 'echo', bodyBytes: 1024 }, 'POST 1 KiB, lab/http-echo', lines);
     await compare(raw.port, { method: 'GET', path: '/bench', authority: 'echo' }, 'GET, fixed 200 responder', lines);
-    const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
-    process.stdout.write(`${lines.map((l) => l.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n')}\n`);
+    process.stdout.write(`${renderTextTable(['request', 'generator', 'req/s', 'client CPU ms / 1k req', 'errors'], lines, 2)}\n`);
   } finally {
     echo.child.kill('SIGTERM');
     raw.child.kill('SIGTERM');

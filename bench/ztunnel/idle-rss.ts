@@ -16,6 +16,7 @@ import { ZdsServer } from '../../lib/zds/index.ts';
 import { REPO_ROOT } from '../../e2e/lab/config.ts';
 import { pollUntil } from '../../e2e/lab/poll.ts';
 import { hostLine, rssMiB } from '../common/proc.ts';
+import { renderTextTable } from '../common/report.ts';
 
 const PODS = Number(process.env.BENCH_PODS ?? 100);
 const IDLE_S = Number(process.env.BENCH_IDLE_S ?? 10);
@@ -78,10 +79,8 @@ try {
   }
   const head = ['ztunnel run as', 'start-up ms', `${PODS} pods served ms`, `RSS idle MiB`];
   const body = rows.map((r) => [r.name, String(r.startMs), String(r.readyMs), r.rss.toFixed(1)]);
-  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (c: string[]) => c.map((x, i) => (i === 0 ? x.padEnd(w[i]!) : x.padStart(w[i]!))).join('  ');
   process.stdout.write(`\nbench/ztunnel idle RSS on ${hostLine()}; ${PODS} captured pods (ZDS, 10 identities), ${IDLE_S} s idle\n\n`);
-  process.stdout.write(`${[line(head), w.map((n) => '-'.repeat(n)).join('  '), ...body.map(line)].join('\n')}\n`);
+  process.stdout.write(`${renderTextTable(head, body)}\n`);
 } catch (err) {
   log(`failed: ${(err as Error).stack ?? String(err)}`);
   code = 1;
