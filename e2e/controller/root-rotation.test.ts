@@ -16,7 +16,7 @@ import { pollUntil } from '../lab/poll.ts';
 import type { LabState } from '../lab/state.ts';
 import { LabMesh } from '../ztunnel/lab-mesh.ts';
 import { requireRoot, talk } from '../ztunnel/netns-harness.ts';
-import { deploySleepEcho } from './sleep-echo.ts';
+import { deploySleepEcho } from '../lab/sleep-echo.ts';
 
 const NS = 'rotate-a';
 /** The load's bounds: it stops by itself after this many connections or this long. */

@@ -24,6 +24,7 @@ import { HelmMesh, MESH_NAMESPACE } from './mesh-helm.ts';
 import { pollUntil } from './poll.ts';
 import { isReady, type PodJson } from './sample-apps.ts';
 import type { LabState } from './state.ts';
+import { sleepEchoManifests } from './sleep-echo.ts';
 import { requireRoot, talk } from '../ztunnel/netns-harness.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -44,24 +45,7 @@ export function istioctlPath(): string {
   return bin;
 }
 
-const MANIFESTS = `
-apiVersion: v1
-kind: Namespace
-metadata: { name: ${NS}, labels: { istio.io/dataplane-mode: ambient } }
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: { name: sleep, namespace: ${NS} }
----
-apiVersion: v1
-kind: Pod
-metadata: { name: sleep, namespace: ${NS}, labels: { app: sleep } }
-spec: { nodeName: node1, serviceAccountName: sleep, containers: [{ name: main, image: lab/sleep }] }
----
-apiVersion: v1
-kind: Pod
-metadata: { name: echo, namespace: ${NS}, labels: { app: echo } }
-spec: { nodeName: node2, containers: [{ name: main, image: lab/tcp-echo }] }
+const MANIFESTS = `${sleepEchoManifests(NS, { echoServiceAccount: 'default' })}
 ---
 apiVersion: v1
 kind: Service

@@ -1,14 +1,21 @@
 // Two pods in an ambient namespace on different nodes (a `lab/sleep` client on node1, a
 // `lab/tcp-echo` server on node2 on port 9000), each with its own service account: the traffic of
-// the certificate-lifetime and root-rotation suites.
-import { kubectlSync, podRef } from '../lab/lab.ts';
-import { pollUntil } from '../lab/poll.ts';
-import { isReady, type PodJson } from '../lab/sample-apps.ts';
-import type { LabState } from '../lab/state.ts';
+// the certificate-lifetime, root-rotation and istioctl suites.
+import { kubectlSync, podRef } from './lab.ts';
+import { pollUntil } from './poll.ts';
+import { isReady, type PodJson } from './sample-apps.ts';
+import type { LabState } from './state.ts';
 
 type Pod = PodJson & { metadata: { annotations?: Record<string, string> }; status: { podIP?: string } };
 
-export function sleepEchoManifests(ns: string): string {
+/** `echoServiceAccount: 'default'` runs echo as the namespace's default service account (no own one). */
+export function sleepEchoManifests(ns: string, opts: { echoServiceAccount?: 'echo' | 'default' } = {}): string {
+  const echoSa = opts.echoServiceAccount ?? 'echo';
+  const echoSaManifest = echoSa === 'echo' ? `
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: { name: echo, namespace: ${ns} }` : '';
   return `
 apiVersion: v1
 kind: Namespace
@@ -16,11 +23,7 @@ metadata: { name: ${ns}, labels: { istio.io/dataplane-mode: ambient } }
 ---
 apiVersion: v1
 kind: ServiceAccount
-metadata: { name: sleep, namespace: ${ns} }
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: { name: echo, namespace: ${ns} }
+metadata: { name: sleep, namespace: ${ns} }${echoSaManifest}
 ---
 apiVersion: v1
 kind: Pod
@@ -30,7 +33,7 @@ spec: { nodeName: node1, serviceAccountName: sleep, containers: [{ name: main, i
 apiVersion: v1
 kind: Pod
 metadata: { name: echo, namespace: ${ns}, labels: { app: echo } }
-spec: { nodeName: node2, serviceAccountName: echo, containers: [{ name: main, image: lab/tcp-echo }] }
+spec: { nodeName: node2, serviceAccountName: ${echoSa}, containers: [{ name: main, image: lab/tcp-echo }] }
 `;
 }
 
