@@ -21,6 +21,10 @@ describe('buildConnectHeaders', () => {
     expect(h['x-forwarded-network']).toBe('net-a');
     expect(newTraceparent()).toHaveLength(55);
     expect(newTraceparent()).not.toBe(newTraceparent());
+    // Across pool refills (256 ids each): all distinct, all well-formed.
+    const ids = Array.from({ length: 600 }, newTraceparent);
+    expect(new Set(ids).size).toBe(600);
+    for (const id of ids) expect(id).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
   });
 
   it('formats forwarded like ztunnel', () => {

@@ -1,6 +1,6 @@
 // Istio's TCP traffic metrics (`istio_tcp_*`) and their label set, shared by ztunnel and waypoint so
 // dashboards built for Istio work unchanged. Missing values render as "unknown", as Istio's do.
-import type { Counter, Registry } from './registry.ts';
+import { LabelSet, type Counter, type Registry } from './registry.ts';
 
 export const TCP_LABELS = [
   'reporter',
@@ -66,6 +66,11 @@ export function tcpLabels(i: ConnectionMetricInput): TcpLabels {
     response_flags: i.responseFlags ?? '-',
     connection_security_policy: i.mutualTls ? 'mutual_tls' : 'unknown',
   };
+}
+
+/** The label values for one connection, checked and keyed once for every istio_tcp_* counter. */
+export function tcpLabelSet(i: ConnectionMetricInput): LabelSet {
+  return new LabelSet(TCP_LABELS, tcpLabels(i));
 }
 
 export interface TcpMetrics {

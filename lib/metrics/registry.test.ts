@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Registry } from './registry.ts';
+import { LabelSet, Registry } from './registry.ts';
 import { registerTcpMetrics, tcpLabels } from './istio-tcp.ts';
 
 describe('Registry', () => {
@@ -59,5 +59,22 @@ describe('istio_tcp metrics', () => {
     const text = r.render();
     expect(text).toMatch(/^istio_tcp_connections_opened_total\{reporter="destination",source_workload="sleep",.*connection_security_policy="mutual_tls"\} 1$/m);
     expect(text).toMatch(/^istio_tcp_sent_bytes_total\{.*\} 1024$/m);
+  });
+
+  it('counts a LabelSet in the same series as the plain labels, in declared order, across metrics', () => {
+    const r = new Registry();
+    const names = ['code', 'method'] as const;
+    const c = r.counter('demo_total', 'Demo', names);
+    const h = r.histogram('demo_ms', 'Demo', names, [1]);
+    const set = new LabelSet(names, { method: 'GET', code: '200' });
+    c.inc({ code: '200', method: 'GET' });
+    c.inc(set, 2);
+    h.observe(set, 0.5);
+    expect(c.get({ code: '200', method: 'GET' })).toBe(3);
+    expect(r.render()).toContain('demo_total{code="200",method="GET"} 3');
+    expect(r.render()).toContain('demo_ms_count{code="200",method="GET"} 1');
+    expect(() => new LabelSet(names, { code: '200' })).toThrow(/missing label method/);
+    expect(() => new LabelSet(names, { code: '200', method: 'GET', extra: 'x' })).toThrow(/unexpected labels/);
+    expect(() => r.counter('other_total', 'Other', ['code', 'method']).inc(set)).toThrow(/label set for other label names/);
   });
 });

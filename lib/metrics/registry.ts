@@ -28,6 +28,32 @@ function formatNumber(n: number): string {
   return String(n);
 }
 
+/**
+ * Label values checked and keyed once, for a hot path that counts the same labels in several
+ * metrics declared with the same label names (Istio's 23 TCP labels on opened, closed, sent and
+ * received): passing it instead of a plain object skips the per-call check and key building.
+ */
+export class LabelSet {
+  readonly names: readonly string[];
+  readonly labels: Labels;
+  readonly key: string;
+
+  constructor(names: readonly string[], labels: Labels) {
+    const values: string[] = [];
+    const ordered: Record<string, string> = {};
+    for (const n of names) {
+      const v = labels[n];
+      if (v === undefined) throw new Error(`missing label ${n}`);
+      values.push(v);
+      ordered[n] = v;
+    }
+    if (Object.keys(labels).length !== names.length) throw new Error(`unexpected labels ${Object.keys(labels).join(',')}`);
+    this.names = names;
+    this.labels = ordered;
+    this.key = values.join('\u0000');
+  }
+}
+
 const NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
@@ -35,7 +61,7 @@ abstract class Metric<V> {
   readonly name: string;
   readonly help: string;
   readonly labelNames: readonly string[];
-  protected readonly series = new Map<string, Series<V>>();
+  protected readonly all = new Map<string, Series<V>>();
 
   constructor(name: string, help: string, labelNames: readonly string[]) {
     if (!NAME_RE.test(name)) throw new Error(`invalid metric name ${name}`);
@@ -46,7 +72,16 @@ abstract class Metric<V> {
   }
 
   /** Labels are ordered as declared; a missing or extra label is a programming error. */
-  protected entry(labels: Labels, init: () => V): Series<V> {
+  protected entry(labels: Labels | LabelSet, init: () => V): Series<V> {
+    if (labels instanceof LabelSet) {
+      if (labels.names !== this.labelNames) throw new Error(`${this.name}: a label set for other label names`);
+      let s = this.all.get(labels.key);
+      if (!s) {
+        s = { labels: labels.labels, value: init() };
+        this.all.set(labels.key, s);
+      }
+      return s;
+    }
     const values: string[] = [];
     for (const n of this.labelNames) {
       const v = labels[n];
@@ -55,12 +90,12 @@ abstract class Metric<V> {
     }
     if (Object.keys(labels).length !== this.labelNames.length) throw new Error(`${this.name}: unexpected labels ${Object.keys(labels).join(',')}`);
     const key = values.join('\u0000');
-    let s = this.series.get(key);
+    let s = this.all.get(key);
     if (!s) {
       const ordered: Record<string, string> = {};
       this.labelNames.forEach((n, i) => (ordered[n] = values[i]!));
       s = { labels: ordered, value: init() };
-      this.series.set(key, s);
+      this.all.set(key, s);
     }
     return s;
   }
@@ -76,7 +111,7 @@ abstract class Metric<V> {
 export class Counter extends Metric<number> {
   readonly type = 'counter' as const;
 
-  inc(labels: Labels = {}, by = 1): void {
+  inc(labels: Labels | LabelSet = {}, by = 1): void {
     if (by < 0) throw new Error(`${this.name}: counters only go up`);
     this.entry(labels, () => 0).value += by;
   }
@@ -86,7 +121,7 @@ export class Counter extends Metric<number> {
   }
 
   override renderSeries(): string[] {
-    return [...this.series.values()].map((s) => `${this.name}${renderLabels(s.labels)} ${formatNumber(s.value)}`);
+    return [...this.all.values()].map((s) => `${this.name}${renderLabels(s.labels)} ${formatNumber(s.value)}`);
   }
 }
 
@@ -97,7 +132,7 @@ export class Gauge extends Metric<number> {
     this.entry(labels, () => 0).value = v;
   }
 
-  inc(labels: Labels = {}, by = 1): void {
+  inc(labels: Labels | LabelSet = {}, by = 1): void {
     this.entry(labels, () => 0).value += by;
   }
 
@@ -110,7 +145,7 @@ export class Gauge extends Metric<number> {
   }
 
   override renderSeries(): string[] {
-    return [...this.series.values()].map((s) => `${this.name}${renderLabels(s.labels)} ${formatNumber(s.value)}`);
+    return [...this.all.values()].map((s) => `${this.name}${renderLabels(s.labels)} ${formatNumber(s.value)}`);
   }
 }
 
@@ -129,7 +164,7 @@ export class Histogram extends Metric<HistogramValue> {
     this.buckets = [...buckets].sort((a, b) => a - b);
   }
 
-  observe(labels: Labels, v: number): void {
+  observe(labels: Labels | LabelSet, v: number): void {
     const s = this.entry(labels, () => ({ counts: this.buckets.map(() => 0), sum: 0, count: 0 })).value;
     for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]!) s.counts[i]!++;
     s.sum += v;
@@ -138,7 +173,7 @@ export class Histogram extends Metric<HistogramValue> {
 
   override renderSeries(): string[] {
     const out: string[] = [];
-    for (const s of this.series.values()) {
+    for (const s of this.all.values()) {
       this.buckets.forEach((b, i) => out.push(`${this.name}_bucket${renderLabels(s.labels, ['le', formatNumber(b)])} ${s.value.counts[i]}`));
       out.push(`${this.name}_bucket${renderLabels(s.labels, ['le', '+Inf'])} ${s.value.count}`);
       out.push(`${this.name}_sum${renderLabels(s.labels)} ${formatNumber(s.value.sum)}`);

@@ -1,7 +1,8 @@
 // runInNetns, openNetns and isNetns: the setns window always closes, whatever fn does.
-import { closeSync, fstatSync, openSync, readlinkSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsError } from './errors.ts';
+import { releaseFreeNativeMemory } from './memory.ts';
 import { closeFd, isNetns, NetnsHandle, openNetns, runInNetns } from './netns.ts';
 import { createThrowawayNetns, isRoot, ROOT_REASON, type ThrowawayNetns } from './throwaway-netns.ts';
 
@@ -106,6 +107,14 @@ describe.skipIf(!isRoot)(`runInNetns (${ROOT_REASON})`, () => {
     }
   });
 
+  it('keeps no fd from a window: the thread\'s own netns is opened once, not per window', () => {
+    const fds = () => readdirSync('/proc/self/fd').length;
+    runInNetns(ns!.path, () => undefined); // the first window of this thread opens its home netns fd
+    const before = fds();
+    for (let i = 0; i < 200; i++) runInNetns(ns!.path, () => runInNetns(other!.path, () => undefined));
+    expect(fds()).toBe(before);
+  });
+
   it('rejects a promise-returning fn (async work would escape the netns) after returning', () => {
     const before = currentNetns();
     expect(() => runInNetns(ns!.path, async () => 1)).toThrow(/must be synchronous/);
@@ -151,5 +160,11 @@ describe('NetnsHandle', () => {
     expect(runInNetns(h, () => currentNetns())).toBe(currentNetns());
     h.release();
     expect(() => NetnsHandle.adopt(-1)).toThrow(TypeError);
+  });
+});
+
+describe('releaseFreeNativeMemory', () => {
+  it('returns whether malloc_trim gave memory back, and never throws', () => {
+    expect(typeof releaseFreeNativeMemory()).toBe('boolean');
   });
 });

@@ -3,7 +3,7 @@
 // counters, all with Istio's full label set ("unknown" where a value is missing) so dashboards and
 // queries written for Istio's waypoint work unchanged.
 import { TCP_LABELS, registerTcpMetrics, type TcpLabels, type TcpMetrics } from '../../../lib/metrics/istio-tcp.ts';
-import type { Counter, Histogram, Registry } from '../../../lib/metrics/registry.ts';
+import { LabelSet, type Counter, type Histogram, type Registry } from '../../../lib/metrics/registry.ts';
 import type { PeerLookup, PeerWorkload } from '../config/types.ts';
 import type { RequestRecord } from './request-record.ts';
 
@@ -113,14 +113,15 @@ export function registerWaypointMetrics(registry: Registry, peers?: PeerLookup):
       const ip = upstreamIp(r.upstreamHost);
       const labels = requestLabels(r, ip !== undefined ? peers?.findByIp(ip) : undefined);
       if (r.kind === 'http') {
-        m.requests.inc(labels);
-        m.duration.observe(labels, r.durationMs);
-        m.requestBytes.observe(labels, r.requestSize);
-        m.responseBytes.observe(labels, r.responseSize);
+        const set = new LabelSet(REQUEST_LABELS, labels); // keyed once for the four series
+        m.requests.inc(set);
+        m.duration.observe(set, r.durationMs);
+        m.requestBytes.observe(set, r.requestSize);
+        m.responseBytes.observe(set, r.responseSize);
         return;
       }
       // A tcp record arrives when the connection ends, so it is counted opened and closed at once.
-      const t = tcpLabelsOf(labels);
+      const t = new LabelSet(TCP_LABELS, tcpLabelsOf(labels));
       m.tcp.opened.inc(t);
       m.tcp.closed.inc(t);
       m.tcp.sent.inc(t, r.bytesSent);

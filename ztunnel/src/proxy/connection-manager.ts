@@ -5,8 +5,8 @@
 import type net from 'node:net';
 import { logAccess, type AccessLogEntry } from '../../../lib/log/access-log.ts';
 import type { Logger } from '../../../lib/log/logger.ts';
-import { tcpLabels, type ConnectionMetricInput, type ResponseFlag, type TcpMetrics } from '../../../lib/metrics/istio-tcp.ts';
-import type { Counter, Registry } from '../../../lib/metrics/registry.ts';
+import { tcpLabelSet, type ConnectionMetricInput, type ResponseFlag, type TcpMetrics } from '../../../lib/metrics/istio-tcp.ts';
+import type { Counter, LabelSet, Registry } from '../../../lib/metrics/registry.ts';
 
 /** Where a proxy error happened: a pod listener or the path behind it. */
 export type ProxyErrorScope = 'outbound' | 'inbound' | 'inbound_passthrough' | 'hbone';
@@ -36,6 +36,8 @@ export interface TrackedConnection {
   bytesSent: number;
   bytesRecv: number;
   close: (reason: string) => void;
+  /** `metric` as istio_tcp_* labels, built once at open for every counter of this connection. */
+  labels: LabelSet;
 }
 
 export class ConnectionManager {
@@ -76,34 +78,36 @@ export class ConnectionManager {
     }
   }
 
-  open(c: Omit<TrackedConnection, 'id' | 'startedAt' | 'bytesSent' | 'bytesRecv'>): TrackedConnection {
-    const t: TrackedConnection = { ...c, id: this.nextId++, startedAt: Date.now(), bytesSent: 0, bytesRecv: 0 };
+  open(c: Omit<TrackedConnection, 'id' | 'startedAt' | 'bytesSent' | 'bytesRecv' | 'labels'>): TrackedConnection {
+    const t: TrackedConnection = { ...c, id: this.nextId++, startedAt: Date.now(), bytesSent: 0, bytesRecv: 0, labels: tcpLabelSet(c.metric) };
     this.live.set(t.id, t);
-    this.metrics.opened.inc(tcpLabels(t.metric));
+    this.metrics.opened.inc(t.labels);
     return t;
   }
 
   /** Byte counts are added as they flow so /metrics is current for long connections. */
   addBytes(t: TrackedConnection, sent: number, recv: number): void {
-    const labels = tcpLabels(t.metric);
-    if (sent) this.metrics.sent.inc(labels, sent);
-    if (recv) this.metrics.received.inc(labels, recv);
+    if (sent) this.metrics.sent.inc(t.labels, sent);
+    if (recv) this.metrics.received.inc(t.labels, recv);
     t.bytesSent += sent;
     t.bytesRecv += recv;
   }
 
   finish(t: TrackedConnection, error?: string, flag?: ResponseFlag): void {
     if (!this.live.delete(t.id)) return;
-    if (flag) t.metric = { ...t.metric, responseFlags: flag };
-    this.metrics.closed.inc(tcpLabels(t.metric));
+    if (flag && flag !== t.metric.responseFlags) {
+      t.metric = { ...t.metric, responseFlags: flag };
+      t.labels = tcpLabelSet(t.metric);
+    }
+    this.metrics.closed.inc(t.labels);
     logAccess(this.log, { ...t.access, bytesSent: t.bytesSent, bytesRecv: t.bytesRecv, durationMs: Date.now() - t.startedAt, ...(error ? { error } : {}) });
   }
 
   /** For failures before a connection was counted as opened (denied, no upstream): one log line, one close. */
   reject(metric: ConnectionMetricInput, access: TrackedConnection['access'], error: string, flag: ResponseFlag): void {
-    const m = { ...metric, responseFlags: flag };
-    this.metrics.opened.inc(tcpLabels(m));
-    this.metrics.closed.inc(tcpLabels(m));
+    const labels = tcpLabelSet({ ...metric, responseFlags: flag });
+    this.metrics.opened.inc(labels);
+    this.metrics.closed.inc(labels);
     logAccess(this.log, { ...access, bytesSent: 0, bytesRecv: 0, durationMs: 0, error });
   }
 
@@ -112,7 +116,7 @@ export class ConnectionManager {
    * not a CONNECT): counted in istio_tcp_connections_failed_total and logged once at warn.
    */
   failed(metric: ConnectionMetricInput, flag: ResponseFlag, fields: { src: string; dst: string; error: string }): void {
-    this.metrics.failed.inc(tcpLabels({ ...metric, responseFlags: flag }));
+    this.metrics.failed.inc(tcpLabelSet({ ...metric, responseFlags: flag }));
     this.log.warn({ ...fields, response_flags: flag }, 'inbound HBONE connection refused');
   }
 

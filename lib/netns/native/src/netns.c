@@ -13,20 +13,33 @@
 
 #include "util.h"
 
+/* The thread's own netns, opened once per thread: every window starts from it (depth 0), and
+ * opening /proc/thread-self/ns/net per window cost about as much as the setns pair itself. A nested
+ * window (entered from inside another) saves its real current netns as before. */
+static __thread int home_fd = -1;
+static __thread int depth = 0;
+
 int netns_enter(int target_fd, const char** failed) {
-  /* thread-self, not self: setns is per thread and Node may run us on a worker thread. */
-  int saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  int saved;
+  if (depth == 0) {
+    /* thread-self, not self: setns is per thread and Node may run us on a worker thread. */
+    if (home_fd < 0) home_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    saved = home_fd;
+  } else {
+    saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  }
   if (saved < 0) {
     *failed = "open";
     return -1;
   }
   if (setns(target_fd, CLONE_NEWNET) != 0) {
     int e = errno;
-    close(saved);
+    if (saved != home_fd) close(saved);
     errno = e;
     *failed = "setns";
     return -1;
   }
+  depth++;
   return saved;
 }
 
@@ -37,7 +50,8 @@ void netns_leave(int saved_fd) {
              strerror(errno));
     napi_fatal_error("lib/netns", NAPI_AUTO_LENGTH, msg, NAPI_AUTO_LENGTH);
   }
-  close(saved_fd);
+  if (depth > 0) depth--;
+  if (saved_fd != home_fd) close(saved_fd);
 }
 
 /* enterNetns(target: string | fd) -> saved fd; the caller must pass it to leaveNetns. */
