@@ -1,7 +1,7 @@
 // lib/netns: everything ztunnel and the CNI agent do below Node's socket API. Entering pod network
 // namespaces, making TCP and UDP sockets there (marked, transparent, reuse-port), reading the
-// pre-NAT destination, and the SOCK_SEQPACKET + SCM_RIGHTS transport of ZDS. Linux only; needs the
-// native addon in ./native (built by `npm ci`).
+// pre-NAT destination, and the SOCK_SEQPACKET + SCM_RIGHTS transport of ZDS (and malloc_trim for
+// the idle collector). Linux only; needs the native addon in ./native (built by `npm ci`).
 export { NetnsError } from './errors.ts';
 export { closeFd, isNetns, NetnsHandle, openNetns, resolveNetnsRef, runInNetns, type NetnsRef } from './netns.ts';
 export {
@@ -17,6 +17,7 @@ export { socketFd, type FdLike } from './socket-fd.ts';
 export { UdpSocket, type UdpAddress, type UdpRemoteInfo, type UdpSocketOptions } from './udp.ts';
 export { getOriginalDst, type SocketAddress } from './original-dst.ts';
 export { getPeerCredentials, type PeerCredentials } from './peer-cred.ts';
+export { releaseFreeNativeMemory } from './memory.ts';
 export {
   MAX_MESSAGE_BYTES,
   MAX_MESSAGE_FDS,

@@ -87,6 +87,7 @@ export interface NativeBinding {
   pollRef(poller: NativePoller, ref: boolean): void;
   pollClose(poller: NativePoller): void;
   getPeerCred(fd: number): NativePeerCred;
+  mallocTrim(): boolean;
 }
 
 let binding: NativeBinding | undefined;

@@ -10,6 +10,8 @@ import { SecretManager, type Issuer } from '../../lib/identity/secret-manager.ts
 import { createLogger, type Logger } from '../../lib/log/logger.ts';
 import { registerTcpMetrics } from '../../lib/metrics/istio-tcp.ts';
 import { Registry } from '../../lib/metrics/registry.ts';
+import { startIdleGc } from '../../lib/metrics/idle-gc.ts';
+import { releaseFreeNativeMemory } from '../../lib/netns/index.ts';
 import { registerProcessMetrics } from '../../lib/metrics/process.ts';
 import type { DeltaXdsClient } from '../../lib/xds/index.ts';
 import { configDump } from './admin/config-dump.ts';
@@ -83,6 +85,7 @@ export async function startZtunnel(cfg: ZtunnelConfig, opts: StartOptions = {}):
   const log = opts.log ?? createLogger({ component: 'ztunnel', level: cfg.logLevel });
   const registry = new Registry();
   registerProcessMetrics(registry);
+  const idleGc = cfg.idleGc ? startIdleGc({ registry, log: log.child({ scope: 'gc' }), afterCollect: releaseFreeNativeMemory }) : undefined;
   const connections = new ConnectionManager(registerTcpMetrics(registry), log, registerProxyErrors(registry));
   const configErrors = registry.counter('ztunnel_config_rejections_total', 'Local config files rejected as invalid', []);
   const state = new ProxyState(registerStateMetrics(registry));
@@ -190,6 +193,7 @@ export async function startZtunnel(cfg: ZtunnelConfig, opts: StartOptions = {}):
       secrets.close();
       caClient?.close();
       for (const f of rootFiles.values()) f.close();
+      idleGc?.stop();
       await ops.close();
       log.info('ztunnel stopped');
     },

@@ -50,6 +50,8 @@ export interface ZtunnelConfig {
   terminationDeadlineMs: number;
   /** Run the DNS proxy in every pod (DNS_CAPTURE, default true; the CNI decides what reaches it). */
   dnsCapture: boolean;
+  /** One full V8 collection when idle after a burst grew the heap (ZTUNNEL_IDLE_GC, default true; lib/metrics/idle-gc.ts). */
+  idleGc: boolean;
   /** Where the DNS proxy listens inside each pod netns, UDP and TCP (DNS_PROXY_ADDR). */
   dnsProxyAddr: { host: string; port: number };
   /** The resolv.conf whose nameservers get forwarded queries (DNS_RESOLV_CONF). */
@@ -131,6 +133,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigResult {
     logLevel: env.RUST_LOG ?? env.LOG_LEVEL ?? 'info',
     terminationDeadlineMs: Math.round(deadlineS * 1000),
     dnsCapture: envBool(env.DNS_CAPTURE, true, 'DNS_CAPTURE', errors),
+    idleGc: envBool(env.ZTUNNEL_IDLE_GC, true, 'ZTUNNEL_IDLE_GC', errors),
     dnsProxyAddr: envAddress(env.DNS_PROXY_ADDR, { host: '127.0.0.1', port: 15053 }, 'DNS_PROXY_ADDR', errors),
     dnsResolvConf: env.DNS_RESOLV_CONF || '/etc/resolv.conf',
     hboneResponseTimeoutMs: Math.max(1, Math.round((responseTimeoutS ?? 10) * 1000)),

@@ -31,7 +31,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   if (export_fn(env, exports, "init", js_init) != napi_ok || register_netns(env, exports) != napi_ok ||
       register_tcp(env, exports) != napi_ok || register_sockopt(env, exports) != napi_ok ||
       register_seqpacket(env, exports) != napi_ok || register_poll(env, exports) != napi_ok ||
-      register_udp(env, exports) != napi_ok || register_peercred(env, exports) != napi_ok) {
+      register_udp(env, exports) != napi_ok || register_peercred(env, exports) != napi_ok ||
+      register_mem(env, exports) != napi_ok) {
     throw_napi_failure(env, "module init");
     return NULL;
   }

@@ -56,6 +56,7 @@ napi_status register_seqpacket(napi_env env, napi_value exports);
 napi_status register_poll(napi_env env, napi_value exports);
 napi_status register_udp(napi_env env, napi_value exports);
 napi_status register_peercred(napi_env env, napi_value exports);
+napi_status register_mem(napi_env env, napi_value exports);
 
 napi_status export_fn(napi_env env, napi_value exports, const char* name, napi_callback cb);
 
