@@ -28,7 +28,7 @@ help:
 	@echo "make conformance  Gateway API MESH-HTTP + MESH-GRPC conformance (gateway-api v1.6.3) on its own lab: ~3 min (+5 min the first time, building the suite); report in /run/ambient-mesh-lab/conformance/"
 	@echo "make bench-l4  no mesh vs ztunnel on the lab, side by side (BENCH_SECONDS, BENCH_RATE)"
 	@echo "make bench-l4-soak  ztunnel RSS idle, with 1,000 idle connections, and over a 5-minute soak at 1000 req/s (BENCH_SOAK_S)"
-	@echo "make bench-l4-profile  CPU profile of both ztunnels during one iperf3 stream: self time by function and module"
+	@echo "make bench-l4-profile  CPU profile of both ztunnels under one load (BENCH_PROFILE_LOAD=bulk|rate|connections): self time by function and module"
 	@echo "make bench-waypoint  no mesh vs L4 vs L4 + waypoint (HTTP/1.1) on the lab, side by side (BENCH_SECONDS, BENCH_RATE)"
 	@echo "make bench-ztunnel-rss  ztunnel RSS idle with 100 captured pods and start-up time: sources vs the bundle"
 	@echo "make bench-cni CNI plugin start-up per pod, next to Debian's plugins; node agent add-pod with 200 pods"

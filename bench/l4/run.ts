@@ -3,6 +3,7 @@
 // throughput (iperf3), request/response latency at a fixed rate and at max rate, new connections
 // per second, and what the two ztunnels cost (RSS, CPU seconds per GB and per 1k connections).
 import { spawn, spawnSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { kubectlSync, podRef } from '../../e2e/lab/lab.ts';
 import { pollUntil } from '../../e2e/lab/poll.ts';
 import { isReady, type PodJson } from '../../e2e/lab/sample-apps.ts';
@@ -28,6 +29,7 @@ export interface L4Options {
 export const DEFAULT_L4: L4Options = { seconds: 10, rate: 1000, connections: 4, messageBytes: 64, connConcurrency: 8, maxNewConnections: 50_000, idleConnections: 1000 };
 
 const IPERF_PORT = 5201;
+const IDLE_HOLD_MS = 10_000;
 const ECHO_PORT = 9000;
 
 const pair = (ns: string) => `
@@ -90,6 +92,19 @@ async function measure(lab: LabState, ns: string, o: L4Options, ztunnelPids: () 
   return { throughputGbps: tp.gbps, bytes: tp.bytes, fixed, max, conns, cpu: { throughput: c1 - c0, conns: c3 - c2 } };
 }
 
+const MiB = 1024 * 1024;
+const gaugeMiB = (text: string, name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN) / MiB;
+
+/** Per node, MiB: RSS, and from each ztunnel's /metrics the V8 heap reserved and the memory outside it held by JS objects (Buffers, TLS). */
+export async function ztunnelMemory(lab: LabState, mesh: LabMesh): Promise<{ rss: number[]; heap: number[]; external: number[] }> {
+  const texts = await Promise.all(lab.nodes.map((n) => mesh.metrics(n.name)));
+  return {
+    rss: lab.nodes.map((n) => rssMiB(mesh.ztunnel(n.name).pid)),
+    heap: texts.map((t) => gaugeMiB(t, 'nodejs_heap_size_total_bytes')),
+    external: texts.map((t) => gaugeMiB(t, 'nodejs_external_memory_bytes')),
+  };
+}
+
 /** Deploys the two pairs (bench-plain, bench-mesh) and captures the mesh pair. */
 export async function deployPairs(lab: LabState, mesh: LabMesh): Promise<void> {
   kubectlSync(lab, ['apply', '-f', '-'], `${pair('bench-plain')}\n${pair('bench-mesh')}`);
@@ -110,11 +125,16 @@ export async function runL4(lab: LabState, mesh: LabMesh, o: L4Options = DEFAULT
   log('mesh: bench-mesh/client (node1) -> ztunnel -> HBONE -> ztunnel -> bench-mesh/server (node2)');
   const m = await measure(lab, 'bench-mesh', o, zpids);
   const rss = zpids().reduce((a, p) => a + rssMiB(p), 0);
-  // Last: the ztunnels' RSS with idle connections held open through them, after everything above.
+  // Last: the ztunnels' RSS with idle connections held open through them, after everything above,
+  // once they have been held for IDLE_HOLD_MS (a steady state, not the moment the last one opened).
   const idle = await holdIdle(pairTarget(lab, 'bench-mesh'), { count: o.idleConnections, concurrency: 50 });
-  const rssIdle = zpids().map((p) => rssMiB(p));
+  await sleep(IDLE_HOLD_MS);
+  const mem = await ztunnelMemory(lab, mesh);
+  const rssIdle = mem.rss;
   idle.close();
-  log(`held ${idle.open} idle connections (${idle.errors} failed); ztunnel RSS ${rssIdle.map((r) => r.toFixed(1)).join(' / ')} MiB`);
+  const pair = (xs: number[]) => xs.map((r) => r.toFixed(1)).join(' / ');
+  log(`held ${idle.open} idle connections (${idle.errors} failed); ztunnel RSS ${pair(rssIdle)} MiB, V8 heap ${pair(mem.heap)} MiB, external ${pair(mem.external)} MiB`);
+  const biggest = rssIdle.indexOf(Math.max(...rssIdle));
   return [
     { metric: 'bulk throughput (iperf3, 1 stream)', unit: 'Gbit/s', baseline: base.throughputGbps, mesh: m.throughputGbps },
     { metric: `latency p50 @ ${o.rate} req/s`, unit: 'ms', baseline: base.fixed.p50, mesh: m.fixed.p50, lowerIsBetter: true },
@@ -127,7 +147,9 @@ export async function runL4(lab: LabState, mesh: LabMesh, o: L4Options = DEFAULT
     { metric: `new connections (${o.connConcurrency} loops)`, unit: 'conn/s', baseline: base.conns.rate, mesh: m.conns.rate },
     { metric: 'errors (all runs)', unit: 'count', baseline: base.fixed.errors + base.max.errors + base.conns.errors, mesh: m.fixed.errors + m.max.errors + m.conns.errors, lowerIsBetter: true },
     { metric: 'ztunnel RSS (2 nodes)', unit: 'MiB', mesh: rss, lowerIsBetter: true },
-    { metric: `ztunnel RSS, ${o.idleConnections} idle conns (max node)`, unit: 'MiB', mesh: Math.max(...rssIdle), lowerIsBetter: true },
+    { metric: `ztunnel RSS, ${o.idleConnections} idle conns held ${IDLE_HOLD_MS / 1000} s (max node)`, unit: 'MiB', mesh: Math.max(...rssIdle), lowerIsBetter: true },
+    { metric: '  of which V8 heap (same node)', unit: 'MiB', mesh: mem.heap[biggest] ?? Number.NaN, lowerIsBetter: true },
+    { metric: '  and external (Buffers, TLS)', unit: 'MiB', mesh: mem.external[biggest] ?? Number.NaN, lowerIsBetter: true },
     { metric: `idle conns not established`, unit: 'count', mesh: o.idleConnections - idle.open, lowerIsBetter: true },
     { metric: 'ztunnel CPU per GB (2 nodes)', unit: 'CPU s', mesh: m.cpu.throughput / (m.bytes / 1e9), lowerIsBetter: true },
     { metric: 'ztunnel CPU per 1k connections', unit: 'CPU s', mesh: m.cpu.conns / (m.conns.count / 1000), lowerIsBetter: true },

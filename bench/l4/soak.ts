@@ -11,10 +11,10 @@ import { pollUntil } from '../../e2e/lab/poll.ts';
 import { LabMesh, ZTUNNEL_BUNDLE } from '../../e2e/ztunnel/lab-mesh.ts';
 import { benchZtunnelEnv, runOnOwnLab } from '../common/lab-run.ts';
 import { renderHeap, summarizeHeap } from '../common/heap-summary.ts';
-import { hostLine, rssMiB } from '../common/proc.ts';
+import { hostLine } from '../common/proc.ts';
 import { formatValue, renderTextTable } from '../common/report.ts';
 import { holdIdle, pingPong } from './load.ts';
-import { deployPairs, pairTarget } from './run.ts';
+import { deployPairs, pairTarget, ztunnelMemory } from './run.ts';
 
 const num = (name: string, dflt: number): number => {
   const v = Number(process.env[name] ?? dflt);
@@ -72,14 +72,8 @@ async function heapSnapshots(ztunnels: { node: string; pid: number }[]): Promise
 
 await runOnOwnLab(log, (lab) => LabMesh.start(lab, { ztunnelMain: ZTUNNEL_BUNDLE, ztunnelEnv: extra.env }), async (lab, mesh) => {
   await deployPairs(lab, mesh);
-  const rss = () => lab.nodes.map((n) => rssMiB(mesh.ztunnel(n.name).pid));
-  const MiB = 1024 * 1024;
-  const gauge = (text: string, name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN) / MiB;
   /** RSS, and the V8 heap and external memory from each ztunnel's /metrics, per node. */
-  const memory = async (): Promise<Pick<Line, 'rss' | 'heap' | 'external'>> => {
-    const texts = await Promise.all(lab.nodes.map((n) => mesh.metrics(n.name)));
-    return { rss: rss(), heap: texts.map((t) => gauge(t, 'nodejs_heap_size_total_bytes')), external: texts.map((t) => gauge(t, 'nodejs_external_memory_bytes')) };
-  };
+  const memory = (): Promise<Pick<Line, 'rss' | 'heap' | 'external'>> => ztunnelMemory(lab, mesh);
   const lines: Line[] = [];
   await sleep(5000);
   lines.push({ phase: 'idle, bench pairs captured', ...(await memory()) });

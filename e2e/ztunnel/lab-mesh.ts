@@ -5,6 +5,7 @@
 // to that node's ztunnel over ZDS. Processes are recorded in the lab state, so `lab down` reaps them.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -100,8 +101,18 @@ interface Enrolled {
 }
 
 /** GET `path` of a ztunnel's admin or metrics port on the host's loopback; the body as text. */
-export async function ztunnelHttp(port: number, path: string): Promise<string> {
-  return (await fetch(`http://127.0.0.1:${port}${path}`)).text();
+export function ztunnelHttp(port: number, path: string): Promise<string> {
+  // A fresh connection per request (no keep-alive pool): a caller that blocked its event loop (a
+  // spawnSync'd iperf3) would otherwise write into a pooled socket the server has since closed.
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
 }
 
 /** The local-config YAML document (see ztunnel/src/config/local-config.ts). */
