@@ -93,15 +93,27 @@ async function measure(lab: LabState, ns: string, o: L4Options, ztunnelPids: () 
 }
 
 const MiB = 1024 * 1024;
-const gaugeMiB = (text: string, name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN) / MiB;
 
-/** Per node, MiB: RSS, and from each ztunnel's /metrics the V8 heap reserved and the memory outside it held by JS objects (Buffers, TLS). */
-export async function ztunnelMemory(lab: LabState, mesh: LabMesh): Promise<{ rss: number[]; heap: number[]; external: number[] }> {
+const gauge = (text: string, name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+
+export interface ZtunnelMemory {
+  /** Per node, MiB: RSS, and from each ztunnel's /metrics the V8 heap reserved and the memory outside it held by JS objects (Buffers, TLS). */
+  rss: number[];
+  heap: number[];
+  external: number[];
+  /** Per node: idle collections so far (lib/metrics/idle-gc.ts), and the ms they held the loop. */
+  idleGcs: number[];
+  idleGcMs: number[];
+}
+
+export async function ztunnelMemory(lab: LabState, mesh: LabMesh): Promise<ZtunnelMemory> {
   const texts = await Promise.all(lab.nodes.map((n) => mesh.metrics(n.name)));
   return {
     rss: lab.nodes.map((n) => rssMiB(mesh.ztunnel(n.name).pid)),
-    heap: texts.map((t) => gaugeMiB(t, 'nodejs_heap_size_total_bytes')),
-    external: texts.map((t) => gaugeMiB(t, 'nodejs_external_memory_bytes')),
+    heap: texts.map((t) => gauge(t, 'nodejs_heap_size_total_bytes') / MiB),
+    external: texts.map((t) => gauge(t, 'nodejs_external_memory_bytes') / MiB),
+    idleGcs: texts.map((t) => gauge(t, 'nodejs_idle_gc_total') || 0),
+    idleGcMs: texts.map((t) => (gauge(t, 'nodejs_idle_gc_seconds_total') || 0) * 1000),
   };
 }
 

@@ -91,9 +91,12 @@ await runOnOwnLab(log, (lab) => LabMesh.start(lab, { ztunnelMain: ZTUNNEL_BUNDLE
   const base = await pingPong(pairTarget(lab, 'bench-plain'), { connections: 4, seconds: windowS, size: 64, rate });
   lines.push({ phase: `no mesh, ${rate} req/s, ${windowS} s`, p50: base.p50, p99: base.p99, errors: base.errors });
   const windows = Math.ceil(soakS / windowS);
+  const gcBefore = await ztunnelMemory(lab, mesh);
+  let gcAfter = gcBefore;
   for (let w = 1; w <= windows; w++) {
     const r = await pingPong(target, { connections: 4, seconds: windowS, size: 64, rate });
-    const at = await memory();
+    const at = await ztunnelMemory(lab, mesh);
+    gcAfter = at;
     log(`soak window ${w}/${windows}: p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, errors ${r.errors}, RSS ${pair(at.rss)} MiB`);
     lines.push({ phase: `soak ${rate} req/s, ${w * windowS} s`, ...at, p50: r.p50, p99: r.p99, errors: r.errors });
   }
@@ -102,4 +105,7 @@ await runOnOwnLab(log, (lab) => LabMesh.start(lab, { ztunnelMain: ZTUNNEL_BUNDLE
   const last = soak.at(-1)!.rss!;
   process.stdout.write(`\nbench/l4-soak on ${hostLine()}; lab node1 -> node2, ztunnel bundle${extra.label ? ` with ${extra.label}` : ''}; 4 connections, 64 B ping-pong\n\n${render(lines)}\n\n`);
   process.stdout.write(`soak RSS growth, end - first window: node1 ${(last[0]! - first[0]!).toFixed(1)} MiB, node2 ${(last[1]! - first[1]!).toFixed(1)} MiB\n`);
+  const gcs = lab.nodes.map((n, i) => `${n.name} ${gcAfter.idleGcs[i]! - gcBefore.idleGcs[i]!} (${(gcAfter.idleGcMs[i]! - gcBefore.idleGcMs[i]!).toFixed(0)} ms)`);
+  const gcsBefore = lab.nodes.map((n, i) => `${n.name} ${gcBefore.idleGcs[i]!} (${gcBefore.idleGcMs[i]!.toFixed(0)} ms)`);
+  process.stdout.write(`idle collections during the soak windows: ${gcs.join(', ')}; before them: ${gcsBefore.join(', ')}\n`);
 });

@@ -37,6 +37,7 @@ describe('idle GC', () => {
       expect(idle.check()).toBe(false);
       expect(registry.render()).toMatch(/^nodejs_idle_gc_total 1$/m);
       expect(registry.render()).toMatch(new RegExp(`^nodejs_idle_gc_freed_bytes_total ${140 * MiB}$`, 'm'));
+      expect(registry.render()).toMatch(/^nodejs_idle_gc_seconds_total \d/m);
     } finally {
       idle.stop();
     }

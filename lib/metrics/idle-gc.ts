@@ -51,6 +51,7 @@ export function startIdleGc(opts: IdleGcOptions = {}, probes: IdleGcProbes | und
   const minGrowth = opts.minGrowthBytes ?? 16 * MiB;
   const collections = opts.registry?.counter('nodejs_idle_gc_total', 'Full collections run because the process was idle with a heap grown past its size after the last one.', []);
   const freed = opts.registry?.counter('nodejs_idle_gc_freed_bytes_total', 'Heap bytes the idle collections gave back.', []);
+  const seconds = opts.registry?.counter('nodejs_idle_gc_seconds_total', 'Time the idle collections (and the malloc trim after them) held the event loop.', []);
   let baseline = probes.heapTotal();
   const check = (): boolean => {
     const busy = probes.utilization();
@@ -63,8 +64,10 @@ export function startIdleGc(opts: IdleGcOptions = {}, probes: IdleGcProbes | und
     const after = probes.heapTotal();
     baseline = after;
     collections?.inc();
+    const ms = performance.now() - t0;
     freed?.inc({}, Math.max(0, total - after));
-    opts.log?.debug({ heapBeforeMiB: Math.round(total / MiB), heapAfterMiB: Math.round(after / MiB), ms: Math.round(performance.now() - t0) }, 'idle full collection');
+    seconds?.inc({}, ms / 1000);
+    opts.log?.debug({ heapBeforeMiB: Math.round(total / MiB), heapAfterMiB: Math.round(after / MiB), ms: Math.round(ms) }, 'idle full collection');
     return true;
   };
   const timer = setInterval(check, opts.intervalMs ?? 2000);
