@@ -72,21 +72,19 @@ async function heapSnapshots(ztunnels: { node: string; pid: number }[]): Promise
 
 await runOnOwnLab(log, (lab) => LabMesh.start(lab, { ztunnelMain: ZTUNNEL_BUNDLE, ztunnelEnv: extra.env }), async (lab, mesh) => {
   await deployPairs(lab, mesh);
-  /** RSS, and the V8 heap and external memory from each ztunnel's /metrics, per node. */
-  const memory = (): Promise<Pick<Line, 'rss' | 'heap' | 'external'>> => ztunnelMemory(lab, mesh);
   const lines: Line[] = [];
   await sleep(5000);
-  lines.push({ phase: 'idle, bench pairs captured', ...(await memory()) });
+  lines.push({ phase: 'idle, bench pairs captured', ...(await ztunnelMemory(lab, mesh)) });
 
   const target = pairTarget(lab, 'bench-mesh');
   const idle = await holdIdle(target, { count: idleCount, concurrency: 50 });
   log(`${idle.open} idle connections open, ${idle.errors} failed`);
   await sleep(5000);
-  lines.push({ phase: `${idle.open} idle connections held`, ...(await memory()), errors: idleCount - idle.open });
+  lines.push({ phase: `${idle.open} idle connections held`, ...(await ztunnelMemory(lab, mesh)), errors: idleCount - idle.open });
   if (process.env.BENCH_HEAP_SNAPSHOT) await heapSnapshots(lab.nodes.map((n) => ({ node: n.name, pid: mesh.ztunnel(n.name).pid })));
   idle.close();
   await sleep(5000);
-  lines.push({ phase: 'idle connections closed (+5 s)', ...(await memory()) });
+  lines.push({ phase: 'idle connections closed (+5 s)', ...(await ztunnelMemory(lab, mesh)) });
 
   const base = await pingPong(pairTarget(lab, 'bench-plain'), { connections: 4, seconds: windowS, size: 64, rate });
   lines.push({ phase: `no mesh, ${rate} req/s, ${windowS} s`, p50: base.p50, p99: base.p99, errors: base.errors });
