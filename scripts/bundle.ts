@@ -45,4 +45,9 @@ export async function bundle(entry: string, outfile: string, opts: { sourceFileU
     // CommonJS dependencies (pino, grpc-js) call require() for Node's built-ins.
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   });
+  // esbuild escapes what is outside ASCII in strings and identifiers, but not in regular-expression
+  // literals: one such character makes V8 hold the whole text two bytes per character.
+  const out = await readFile(outfile);
+  const at = out.findIndex((b) => b > 0x7f);
+  if (at >= 0) throw new Error(`${outfile}: a character outside ASCII at byte ${at} (${JSON.stringify(out.subarray(Math.max(0, at - 40), at + 8).toString('utf8'))}); write it as an escape in the source`);
 }

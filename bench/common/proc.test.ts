@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cpuSeconds, rssMiB, statTicks, vmRssMiB } from './proc.ts';
+import { cpuSeconds, rssMiB, rssParts, statTicks, vmRssMiB } from './proc.ts';
 
 describe('bench/common proc', () => {
   it('adds utime and stime, whatever the command name holds', () => {
@@ -10,6 +10,12 @@ describe('bench/common proc', () => {
   it('reads VmRSS in MiB, NaN without one', () => {
     expect(vmRssMiB('Name:\tnode\nVmRSS:\t   51200 kB\nThreads:\t11\n')).toBe(50);
     expect(vmRssMiB('Name:\tkthreadd\n')).toBeNaN();
+  });
+
+  it('splits VmRSS into anonymous and file-backed pages', () => {
+    const status = 'Name:\tnode\nVmRSS:\t   90112 kB\nRssAnon:\t   40960 kB\nRssFile:\t   49152 kB\nRssShmem:\t       0 kB\n';
+    expect(rssParts(status)).toEqual({ rss: 88, anon: 40, file: 48 });
+    expect(rssParts('Name:\tkthreadd\n').anon).toBeNaN();
   });
 
   it('reads this process', () => {

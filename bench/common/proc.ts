@@ -23,10 +23,29 @@ export function cpuSeconds(pid: number): number {
   return statTicks(readFileSync(`/proc/${pid}/stat`, 'utf8')) / hz();
 }
 
-/** `VmRSS` of a /proc/<pid>/status text, in MiB; NaN when absent (a zombie, a kernel thread). */
-export function vmRssMiB(statusText: string): number {
-  const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(statusText);
+/** A `<field>: N kB` line of a /proc/<pid>/status text, in MiB; NaN when absent (a zombie, a kernel thread). */
+function statusMiB(statusText: string, field: string): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, 'm').exec(statusText);
   return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+/** `VmRSS` of a /proc/<pid>/status text, in MiB; NaN when absent. */
+export function vmRssMiB(statusText: string): number {
+  return statusMiB(statusText, 'VmRSS');
+}
+
+export interface RssParts {
+  /** VmRSS, MiB. */
+  rss: number;
+  /** RssAnon: the process's own memory (V8's heap, malloc), MiB. */
+  anon: number;
+  /** RssFile: pages of mapped files (the node binary's code and data), shared with every process mapping them, MiB. */
+  file: number;
+}
+
+/** VmRSS split into anonymous and file-backed pages, from a /proc/<pid>/status text. */
+export function rssParts(statusText: string): RssParts {
+  return { rss: vmRssMiB(statusText), anon: statusMiB(statusText, 'RssAnon'), file: statusMiB(statusText, 'RssFile') };
 }
 
 export function rssMiB(pid: number): number {

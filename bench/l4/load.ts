@@ -30,7 +30,27 @@ function open(t: Target): Promise<net.Socket> {
  * total rate and latency counts from the scheduled time (queueing included, no coordinated
  * omission); without it each connection sends its next request when the answer arrives.
  */
-export async function pingPong(t: Target, opts: { connections: number; seconds: number; size: number; rate?: number }): Promise<LatencySummary> {
+export async function pingPong(t: Target, opts: PingPongOptions): Promise<LatencySummary> {
+  const r = await pingPongRun(t, opts);
+  return summarize(r.samplesMs, r.seconds, r.errors);
+}
+
+export interface PingPongOptions {
+  connections: number;
+  seconds: number;
+  size: number;
+  rate?: number;
+}
+
+/** One pingPong run's raw outcome, for pooling the samples of several runs. */
+export interface PingPongRun {
+  samplesMs: number[];
+  seconds: number;
+  errors: number;
+}
+
+/** pingPong without the summary. */
+export async function pingPongRun(t: Target, opts: PingPongOptions): Promise<PingPongRun> {
   const socks = await Promise.all(Array.from({ length: opts.connections }, () => open(t)));
   const payload = Buffer.alloc(opts.size, 0x61);
   const samples: number[] = [];
@@ -56,7 +76,7 @@ export async function pingPong(t: Target, opts: { connections: number; seconds: 
       if (t0 !== undefined) send(s, t0);
       else idle.push(s);
     } else if (now < end) send(s, now);
-    if (inflight.size === 0 && (opts.rate ? scheduled >= total || now >= end : now >= end)) finish();
+    if (inflight.size === 0 && queue.length === 0 && (opts.rate ? scheduled >= total || now >= end : now >= end)) finish();
   };
   for (const s of socks) {
     s.on('data', (d: Buffer) => {
@@ -85,20 +105,20 @@ export async function pingPong(t: Target, opts: { connections: number; seconds: 
       }
       while (queue.length && idle.length) send(idle.shift()!, queue.shift()!);
       if (now >= end || scheduled >= total) {
+        // Nothing more is scheduled. What is queued still goes out as connections come free (its
+        // latency counts from its scheduled time); only what is still unanswered or unsent at the
+        // bound below is an error.
         clearInterval(ticker);
-        // What was scheduled but never sent counts as an error (the path could not keep up).
-        errors += queue.length;
-        queue.length = 0;
-        if (inflight.size === 0) finish();
+        if (inflight.size === 0 && queue.length === 0) finish();
       }
     }, 1);
   }
-  // Bounded: answers still missing 5 s after the end are errors.
+  // Bounded: answers still missing 5 s after the end, and requests never sent by then, are errors.
   await Promise.race([finished, new Promise((r) => setTimeout(r, opts.seconds * 1000 + 5000))]);
   if (ticker) clearInterval(ticker);
-  errors += inflight.size;
+  errors += inflight.size + queue.length;
   for (const s of socks) s.destroy();
-  return summarize(samples, (nowMs() - start) / 1000, errors);
+  return { samplesMs: samples, seconds: (nowMs() - start) / 1000, errors };
 }
 
 /**

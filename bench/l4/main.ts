@@ -4,7 +4,7 @@ import { LabMesh, ZTUNNEL_BUNDLE } from '../../e2e/ztunnel/lab-mesh.ts';
 import { benchZtunnelEnv, runOnOwnLab } from '../common/lab-run.ts';
 import { hostLine } from '../common/proc.ts';
 import { renderTable } from './report.ts';
-import { DEFAULT_L4, runL4 } from './run.ts';
+import { DEFAULT_L4, FIXED_RATE_WINDOWS, runL4 } from './run.ts';
 
 const opts = {
   ...DEFAULT_L4,
@@ -17,6 +17,6 @@ const log = (l: string) => process.stderr.write(`bench/l4: ${l}\n`);
 const extra = benchZtunnelEnv();
 await runOnOwnLab(log, (lab) => LabMesh.start(lab, { ztunnelMain: ZTUNNEL_BUNDLE, ztunnelEnv: extra.env }), async (lab, mesh) => {
   const rows = await runL4(lab, mesh, opts, log);
-  process.stdout.write(`\nbench/l4 on ${hostLine()}; lab node1 -> node2, ${opts.seconds} s per measurement${extra.label ? `; ztunnel with ${extra.label}` : ''}\n\n`);
+  process.stdout.write(`\nbench/l4 on ${hostLine()}; lab node1 -> node2, ${opts.seconds} s per measurement (the fixed rate: ${FIXED_RATE_WINDOWS} windows of ${opts.seconds / 2} s per pair, alternating)${extra.label ? `; ztunnel with ${extra.label}` : ''}\n\n`);
   process.stdout.write(`${renderTable(rows)}\n`);
 });

@@ -6,7 +6,7 @@
 // are open and its certificate issued, it sits idle for BENCH_IDLE_S (10) and VmRSS is read.
 // Root (network namespaces). Everything it creates is removed at the end, also on failure.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSelfSignedRoot } from '../../lib/identity/index.ts';
@@ -15,7 +15,7 @@ import { createThrowawayNetns, isRoot, type ThrowawayNetns } from '../../lib/net
 import { ZdsServer } from '../../lib/zds/index.ts';
 import { REPO_ROOT } from '../../e2e/lab/config.ts';
 import { pollUntil } from '../../e2e/lab/poll.ts';
-import { hostLine, rssMiB } from '../common/proc.ts';
+import { hostLine, rssParts, type RssParts } from '../common/proc.ts';
 import { renderTextTable } from '../common/report.ts';
 
 const PODS = Number(process.env.BENCH_PODS ?? 100);
@@ -42,7 +42,7 @@ try {
   writeFileSync(join(dir, 'root.pem'), root.certPem);
   writeFileSync(join(dir, 'key.pem'), root.keyPem);
   writeFileSync(join(dir, 'config.yaml'), `workloads:\n${pods.map((p, i) => `- { name: pod-${i}, namespace: bench, serviceAccount: sa-${i % 10}, addresses: [${p.ip}], node: node1 }`).join('\n')}\n`);
-  const rows: { name: string; startMs: number; readyMs: number; rss: number }[] = [];
+  const rows: ({ name: string; startMs: number; readyMs: number } & RssParts)[] = [];
   for (const v of VARIANTS) {
     const sock = join(dir, `zds-${rows.length}.sock`);
     const agent = ZdsServer.listen({ path: sock, snapshot: () => pods.map((p, i) => ({ uid: `uid-${i}`, info: { name: `pod-${i}`, namespace: 'bench', serviceAccount: `sa-${i % 10}` }, netnsFd: p.fd })) });
@@ -71,16 +71,24 @@ try {
     }, { timeoutMs: 120_000, intervalMs: 500 });
     const readyMs = Date.now() - t0;
     await new Promise((r) => setTimeout(r, IDLE_S * 1000));
-    rows.push({ name: v.name, startMs, readyMs, rss: rssMiB(child.pid!) });
+    rows.push({ name: v.name, startMs, readyMs, ...rssParts(readFileSync(`/proc/${child.pid}/status`, 'utf8')) });
     child.kill('SIGKILL');
     await new Promise((r) => child!.once('exit', r));
     child = undefined;
     agent.close();
   }
-  const head = ['ztunnel run as', 'start-up ms', `${PODS} pods served ms`, `RSS idle MiB`];
-  const body = rows.map((r) => [r.name, String(r.startMs), String(r.readyMs), r.rss.toFixed(1)]);
+  // The floor: a node that loaded what any HBONE proxy needs (node:tls, node:http2) and only idles.
+  child = spawn(process.execPath, ['-e', "require('node:tls'); require('node:http2'); setInterval(() => {}, 1000);"], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, IDLE_S * 1000));
+  const floor = rssParts(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+  child.kill('SIGKILL');
+  child = undefined;
+  const head = ['ztunnel run as', 'start-up ms', `${PODS} pods served ms`, 'RSS idle MiB', 'anonymous MiB', 'file-backed MiB'];
+  const body = rows.map((r) => [r.name, String(r.startMs), String(r.readyMs), r.rss.toFixed(1), r.anon.toFixed(1), r.file.toFixed(1)]);
+  body.push(['node with node:tls and node:http2 loaded, idle', '-', '-', floor.rss.toFixed(1), floor.anon.toFixed(1), floor.file.toFixed(1)]);
   process.stdout.write(`\nbench/ztunnel idle RSS on ${hostLine()}; ${PODS} captured pods (ZDS, 10 identities), ${IDLE_S} s idle\n\n`);
   process.stdout.write(`${renderTextTable(head, body)}\n`);
+  process.stdout.write('\nanonymous: V8\'s heap and malloc, the process\'s own; file-backed: pages of the node binary (and libraries) it has run, shared with every process that maps them.\n');
 } catch (err) {
   log(`failed: ${(err as Error).stack ?? String(err)}`);
   code = 1;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { configFromEnv, parseDurationSeconds, waypointIdentity, xdsNode } from './config.ts';
+import { configFromEnv, waypointIdentity, xdsNode } from './config.ts';
 
 const POD = { POD_NAME: 'waypoint-7d9f-abcde', POD_NAMESPACE: 'bookinfo', INSTANCE_IP: '10.244.1.7', SERVICE_ACCOUNT: 'waypoint' };
 
@@ -119,17 +119,6 @@ describe('configFromEnv', () => {
   it('wants a numeric HBONE_ADDR host with POD_NETNS', () => {
     expect(configFromEnv({ ...POD, POD_NETNS: '/run/netns/x', HBONE_ADDR: 'localhost:15008' })).toMatchObject({ ok: false });
   });
-});
-
-describe('parseDurationSeconds', () => {
-  it.each([
-    ['5', 5],
-    ['5s', 5],
-    ['1h30m', 5400],
-    ['250ms', 0.25],
-    ['x', undefined],
-    ['', undefined],
-  ])('%s → %s', (v, want) => expect(parseDurationSeconds(v)).toBe(want));
 });
 
 describe('xDS node and identity', () => {

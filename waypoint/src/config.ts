@@ -3,6 +3,7 @@
 // waypoint pod as a host process (ports, paths, the pod netns) is settable.
 import { isIP } from 'node:net';
 import { envAddress, type ListenAddress } from '../../lib/config/env.ts';
+import { parseDurationSeconds } from '../../lib/config/duration.ts';
 import { parseCaAddress } from '../../lib/identity/ca-client.ts';
 import { isLevel } from '../../lib/log/logger.ts';
 import type { JsonValue } from '../../lib/proto/index.ts';
@@ -55,17 +56,6 @@ export interface WaypointSettings {
 }
 
 export type ConfigResult = { ok: true; config: WaypointSettings } | { ok: false; errors: string[] };
-
-const DURATION_UNIT_S: Readonly<Record<string, number>> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
-
-/** Pure: seconds from a plain number of seconds or a Go duration (`5s`, `1h30m`); undefined if neither. */
-export function parseDurationSeconds(v: string): number | undefined {
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v);
-  if (!/^((\d+(\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h))+$/.test(v)) return undefined;
-  let total = 0;
-  for (const m of v.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/g)) total += Number(m[1]) * DURATION_UNIT_S[m[2]!]!;
-  return total;
-}
 
 function duration(env: NodeJS.ProcessEnv, names: readonly string[], defS: number, minS: number, errors: string[]): number {
   const name = names.find((n) => env[n] !== undefined && env[n] !== '');

@@ -1,6 +1,7 @@
 // ztunnel's configuration from the environment, with Istio's variable names where Istio has one.
 // Everything a lab needs to run several "nodes" on one host (ports, paths) is settable.
 import { envAddress, envBool } from '../../lib/config/env.ts';
+import { parseDurationSeconds } from '../../lib/config/duration.ts';
 import { isIP } from 'node:net';
 import { parseXdsAddress } from '../../lib/xds/delta-requests.ts';
 
@@ -64,17 +65,6 @@ export interface ZtunnelConfig {
 
 export type ConfigResult = { ok: true; config: ZtunnelConfig } | { ok: false; errors: string[] };
 
-
-const DURATION_UNIT_S: Readonly<Record<string, number>> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
-
-/** Seconds from a plain number of seconds or a Go duration (`24h`, `1h30m`, `90s`); undefined if neither. */
-export function parseDurationSeconds(v: string): number | undefined {
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v);
-  if (!/^((\d+(\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h))+$/.test(v)) return undefined;
-  let total = 0;
-  for (const m of v.matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/g)) total += Number(m[1]) * DURATION_UNIT_S[m[2]!]!;
-  return total;
-}
 
 /** `XDS_HEADER_x-team=a` → `{ 'x-team': 'a' }` (gRPC metadata keys are lower case; Kubernetes allows `-` in env names). */
 function prefixedHeaders(env: NodeJS.ProcessEnv, prefix: string): Record<string, string> {
