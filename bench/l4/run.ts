@@ -121,6 +121,20 @@ export interface ZtunnelMemory {
   /** Per node: idle collections so far (lib/metrics/idle-gc.ts), and the ms they held the loop. */
   idleGcs: number[];
   idleGcMs: number[];
+  /** Per node: every V8 collection pause so far (nodejs_gc_duration_seconds, all kinds), their ms, and how many took over 1 ms. */
+  gcPauses: number[];
+  gcPauseMs: number[];
+  gcPausesOver1ms: number[];
+}
+
+/** Sums a histogram's series over all their labels: `_count`, `_sum`, or `_bucket` at one `le`. */
+function histogramTotal(text: string, series: string, le?: string): number {
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${series}{`) || (le !== undefined && !line.includes(`le="${le}"`))) continue;
+    total += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
+  }
+  return total;
 }
 
 export async function ztunnelMemory(lab: LabState, mesh: LabMesh): Promise<ZtunnelMemory> {
@@ -131,6 +145,9 @@ export async function ztunnelMemory(lab: LabState, mesh: LabMesh): Promise<Ztunn
     external: texts.map((t) => gauge(t, 'nodejs_external_memory_bytes') / MiB),
     idleGcs: texts.map((t) => gauge(t, 'nodejs_idle_gc_total') || 0),
     idleGcMs: texts.map((t) => (gauge(t, 'nodejs_idle_gc_seconds_total') || 0) * 1000),
+    gcPauses: texts.map((t) => histogramTotal(t, 'nodejs_gc_duration_seconds_count')),
+    gcPauseMs: texts.map((t) => histogramTotal(t, 'nodejs_gc_duration_seconds_sum') * 1000),
+    gcPausesOver1ms: texts.map((t) => histogramTotal(t, 'nodejs_gc_duration_seconds_count') - histogramTotal(t, 'nodejs_gc_duration_seconds_bucket', '0.001')),
   };
 }
 

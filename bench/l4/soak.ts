@@ -106,4 +106,6 @@ await runOnOwnLab(log, (lab) => LabMesh.start(lab, { ztunnelMain: ZTUNNEL_BUNDLE
   const gcs = lab.nodes.map((n, i) => `${n.name} ${gcAfter.idleGcs[i]! - gcBefore.idleGcs[i]!} (${(gcAfter.idleGcMs[i]! - gcBefore.idleGcMs[i]!).toFixed(0)} ms)`);
   const gcsBefore = lab.nodes.map((n, i) => `${n.name} ${gcBefore.idleGcs[i]!} (${gcBefore.idleGcMs[i]!.toFixed(0)} ms)`);
   process.stdout.write(`idle collections during the soak windows: ${gcs.join(', ')}; before them: ${gcsBefore.join(', ')}\n`);
+  const pauses = lab.nodes.map((n, i) => `${n.name} ${gcAfter.gcPauses[i]! - gcBefore.gcPauses[i]!} (${(gcAfter.gcPauseMs[i]! - gcBefore.gcPauseMs[i]!).toFixed(0)} ms, ${gcAfter.gcPausesOver1ms[i]! - gcBefore.gcPausesOver1ms[i]!} over 1 ms)`);
+  process.stdout.write(`V8 collection pauses during the soak windows (nodejs_gc_duration_seconds): ${pauses.join(', ')}\n`);
 });

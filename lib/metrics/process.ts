@@ -1,10 +1,16 @@
 // The process's own resources as Prometheus reports them for any process (`process_*`, the names of
-// the client libraries' default collectors) and the Node.js heap (`nodejs_*`), read at each scrape.
+// the client libraries' default collectors) and the Node.js heap (`nodejs_*`), read at each scrape,
+// and V8's collection pauses.
 import { readdirSync } from 'node:fs';
+import { registerGcMetrics } from './gc.ts';
 import type { Registry } from './registry.ts';
 
-/** Registers the process and heap gauges on `registry`; values are read when it renders. */
+/**
+ * Registers the process and heap gauges on `registry` (values are read when it renders) and the
+ * garbage-collection pauses (lib/metrics/gc.ts), observed for the life of the process.
+ */
 export function registerProcessMetrics(registry: Registry): void {
+  registerGcMetrics(registry);
   const rss = registry.gauge('process_resident_memory_bytes', 'Resident memory size in bytes.');
   const cpu = registry.counter('process_cpu_seconds_total', 'Total user and system CPU time spent in seconds.');
   const fds = registry.gauge('process_open_fds', 'Number of open file descriptors.');
