@@ -39,19 +39,29 @@ export class LabelSet {
   readonly key: string;
 
   constructor(names: readonly string[], labels: Labels) {
-    const values: string[] = [];
-    const ordered: Record<string, string> = {};
-    for (const n of names) {
-      const v = labels[n];
-      if (v === undefined) throw new Error(`missing label ${n}`);
-      values.push(v);
-      ordered[n] = v;
-    }
-    if (Object.keys(labels).length !== names.length) throw new Error(`unexpected labels ${Object.keys(labels).join(',')}`);
+    const values = labelValues(names, labels, '');
     this.names = names;
-    this.labels = ordered;
+    this.labels = orderedLabels(names, values);
     this.key = values.join('\u0000');
   }
+}
+
+/** `labels`' values in the order of `names`; a missing or extra label throws (`what` prefixes the message). */
+function labelValues(names: readonly string[], labels: Labels, what: string): string[] {
+  const values: string[] = [];
+  for (const n of names) {
+    const v = labels[n];
+    if (v === undefined) throw new Error(`${what}missing label ${n}`);
+    values.push(v);
+  }
+  if (Object.keys(labels).length !== names.length) throw new Error(`${what}unexpected labels ${Object.keys(labels).join(',')}`);
+  return values;
+}
+
+function orderedLabels(names: readonly string[], values: readonly string[]): Labels {
+  const ordered: Record<string, string> = {};
+  names.forEach((n, i) => (ordered[n] = values[i]!));
+  return ordered;
 }
 
 const NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -82,19 +92,11 @@ abstract class Metric<V> {
       }
       return s;
     }
-    const values: string[] = [];
-    for (const n of this.labelNames) {
-      const v = labels[n];
-      if (v === undefined) throw new Error(`${this.name}: missing label ${n}`);
-      values.push(v);
-    }
-    if (Object.keys(labels).length !== this.labelNames.length) throw new Error(`${this.name}: unexpected labels ${Object.keys(labels).join(',')}`);
+    const values = labelValues(this.labelNames, labels, `${this.name}: `);
     const key = values.join('\u0000');
     let s = this.all.get(key);
     if (!s) {
-      const ordered: Record<string, string> = {};
-      this.labelNames.forEach((n, i) => (ordered[n] = values[i]!));
-      s = { labels: ordered, value: init() };
+      s = { labels: orderedLabels(this.labelNames, values), value: init() };
       this.all.set(key, s);
     }
     return s;
