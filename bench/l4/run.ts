@@ -8,6 +8,7 @@ import { kubectlSync, podRef } from '../../e2e/lab/lab.ts';
 import { pollUntil } from '../../e2e/lab/poll.ts';
 import { isReady, type PodJson } from '../../e2e/lab/sample-apps.ts';
 import type { LabState } from '../../e2e/lab/state.ts';
+import { sum } from '../../e2e/ztunnel/denial.ts';
 import type { LabMesh } from '../../e2e/ztunnel/lab-mesh.ts';
 import { cpuSeconds, rssMiB } from '../common/proc.ts';
 import { connectionRate, holdIdle, pingPong, pingPongRun, type PingPongRun, type Target } from './load.ts';
@@ -127,16 +128,6 @@ export interface ZtunnelMemory {
   gcPausesOver1ms: number[];
 }
 
-/** Sums a histogram's series over all their labels: `_count`, `_sum`, or `_bucket` at one `le`. */
-function histogramTotal(text: string, series: string, le?: string): number {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${series}{`) || (le !== undefined && !line.includes(`le="${le}"`))) continue;
-    total += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
-  }
-  return total;
-}
-
 export async function ztunnelMemory(lab: LabState, mesh: LabMesh): Promise<ZtunnelMemory> {
   const texts = await Promise.all(lab.nodes.map((n) => mesh.metrics(n.name)));
   return {
@@ -145,9 +136,10 @@ export async function ztunnelMemory(lab: LabState, mesh: LabMesh): Promise<Ztunn
     external: texts.map((t) => gauge(t, 'nodejs_external_memory_bytes') / MiB),
     idleGcs: texts.map((t) => gauge(t, 'nodejs_idle_gc_total') || 0),
     idleGcMs: texts.map((t) => (gauge(t, 'nodejs_idle_gc_seconds_total') || 0) * 1000),
-    gcPauses: texts.map((t) => histogramTotal(t, 'nodejs_gc_duration_seconds_count')),
-    gcPauseMs: texts.map((t) => histogramTotal(t, 'nodejs_gc_duration_seconds_sum') * 1000),
-    gcPausesOver1ms: texts.map((t) => histogramTotal(t, 'nodejs_gc_duration_seconds_count') - histogramTotal(t, 'nodejs_gc_duration_seconds_bucket', '0.001')),
+    // Summed over the kind label.
+    gcPauses: texts.map((t) => sum(t, 'nodejs_gc_duration_seconds_count', {})),
+    gcPauseMs: texts.map((t) => sum(t, 'nodejs_gc_duration_seconds_sum', {}) * 1000),
+    gcPausesOver1ms: texts.map((t) => sum(t, 'nodejs_gc_duration_seconds_count', {}) - sum(t, 'nodejs_gc_duration_seconds_bucket', { le: '0.001' })),
   };
 }
 
